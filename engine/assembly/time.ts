@@ -1,0 +1,158 @@
+// Time: RFC 3339 request times (policy-language.md §1a), the `time.*` fields
+// (§3) from epoch milliseconds and a UTC offset, and the IANA zone names.
+
+import { ZONE_COUNT, ZONE_NAMES, ZONE_OFFSETS } from "./zones";
+import { bytesCompare } from "./bytes";
+
+/** Index of the zone name in the sorted tzdata list, or -1. */
+export function zoneIndex(p: usize, n: usize): i32 {
+  let lo: i32 = 0;
+  let hi: i32 = <i32>ZONE_COUNT - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const start = <usize>load<u16>(ZONE_OFFSETS + (<usize>mid << 1));
+    const stop = <usize>load<u16>(ZONE_OFFSETS + (<usize>(mid + 1) << 1));
+    const c = bytesCompare(ZONE_NAMES + start, stop - start, p, n);
+    if (c == 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+export function zoneName(i: u32): usize {
+  return ZONE_NAMES + <usize>load<u16>(ZONE_OFFSETS + (<usize>i << 1));
+}
+
+export function zoneNameLen(i: u32): usize {
+  return <usize>load<u16>(ZONE_OFFSETS + (<usize>(i + 1) << 1)) - <usize>load<u16>(ZONE_OFFSETS + (<usize>i << 1));
+}
+
+// Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+export function daysFromCivil(y: i64, m: i64, d: i64): i64 {
+  y -= m <= 2 ? 1 : 0;
+  const era = (y >= 0 ? y : y - 399) / 400;
+  const yoe = y - era * 400;
+  const mp = m > 2 ? m - 3 : m + 9;
+  const doy = (153 * mp + 2) / 5 + d - 1;
+  const doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// Civil fields of the last call to `civilFromDays`.
+export let civilYear: i64 = 0;
+export let civilMonth: i64 = 0;
+export let civilDay: i64 = 0;
+
+export function civilFromDays(z: i64): void {
+  z += 719468;
+  const era = (z >= 0 ? z : z - 146096) / 146097;
+  const doe = z - era * 146097;
+  const yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const mp = (5 * doy + 2) / 153;
+  civilDay = doy - (153 * mp + 2) / 5 + 1;
+  civilMonth = mp < 10 ? mp + 3 : mp - 9;
+  civilYear = yoe + era * 400 + (civilMonth <= 2 ? 1 : 0);
+}
+
+function isLeap(y: i64): bool {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+function daysInMonth(y: i64, m: i64): i64 {
+  if (m == 2) return isLeap(y) ? 29 : 28;
+  return m == 4 || m == 6 || m == 9 || m == 11 ? 30 : 31;
+}
+
+function digits(p: usize, n: usize): i64 {
+  let v: i64 = 0;
+  for (let i: usize = 0; i < n; i++) {
+    const d = <u32>load<u8>(p + i) - 48;
+    if (d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+function expect(p: usize, c: u32): bool {
+  return <u32>load<u8>(p) == c;
+}
+
+/**
+ * Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (upper-case `T` and `Z`)
+ * into epoch milliseconds; NaN when the text is not such a time. A leap
+ * second (`:60`) reads as the second after `:59`.
+ */
+export function parseTime(p: usize, n: usize): f64 {
+  if (n < 20) return NaN;
+  const year = digits(p, 4);
+  const month = digits(p + 5, 2);
+  const day = digits(p + 8, 2);
+  const hour = digits(p + 11, 2);
+  const minute = digits(p + 14, 2);
+  const second = digits(p + 17, 2);
+  if (!expect(p + 4, 45) || !expect(p + 7, 45) || !expect(p + 10, 84) || !expect(p + 13, 58) || !expect(p + 16, 58)) return NaN;
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
+  if (second < 0 || second > 60 || day > daysInMonth(year, month)) return NaN;
+  let i: usize = 19;
+  let fraction: f64 = 0;
+  if (load<u8>(p + i) == 46) {
+    i++;
+    const start = i;
+    let scale: f64 = 100; // the first fraction digit is hundreds of milliseconds
+    while (i < n) {
+      const d = <u32>load<u8>(p + i) - 48;
+      if (d > 9) break;
+      fraction += <f64>d * scale;
+      scale /= 10;
+      i++;
+    }
+    if (i == start) return NaN;
+  }
+  if (i >= n) return NaN;
+  let offsetMinutes: i64 = 0;
+  const z = <u32>load<u8>(p + i);
+  if (z == 90) {
+    if (i + 1 != n) return NaN;
+  } else if (z == 43 || z == 45) {
+    if (i + 6 != n || !expect(p + i + 3, 58)) return NaN;
+    const oh = digits(p + i + 1, 2);
+    const om = digits(p + i + 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return NaN;
+    offsetMinutes = oh * 60 + om;
+    if (z == 45) offsetMinutes = -offsetMinutes;
+  } else return NaN;
+  const days = daysFromCivil(year, month, day);
+  const seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
+  return <f64>seconds * 1000 + fraction;
+}
+
+// The `time.*` fields, indexed as the expression compiler numbers them.
+export const T_YEAR: u32 = 0;
+export const T_MONTH: u32 = 1;
+export const T_DAY: u32 = 2;
+export const T_HOUR: u32 = 3;
+export const T_MINUTE: u32 = 4;
+export const T_WEEKDAY: u32 = 5;
+export const T_EPOCH: u32 = 6;
+export const TIME_FIELDS: u32 = 7;
+
+/** Writes the seven fields as f64s at `out`, read at `offsetSeconds` east of UTC. */
+export function timeFields(nowMs: f64, offsetSeconds: i32, out: usize): void {
+  const epochSeconds = Math.floor(nowMs / 1000);
+  const local = epochSeconds + <f64>offsetSeconds;
+  const days = <i64>Math.floor(local / 86400);
+  const secondOfDay = <i64>(local - <f64>days * 86400);
+  civilFromDays(days);
+  store<f64>(out, <f64>civilYear, T_YEAR << 3);
+  store<f64>(out, <f64>civilMonth, T_MONTH << 3);
+  store<f64>(out, <f64>civilDay, T_DAY << 3);
+  store<f64>(out, <f64>(secondOfDay / 3600), T_HOUR << 3);
+  store<f64>(out, <f64>((secondOfDay / 60) % 60), T_MINUTE << 3);
+  // 1970-01-01 was a Thursday (ISO 4).
+  let wd = (days + 3) % 7;
+  if (wd < 0) wd += 7;
+  store<f64>(out, <f64>(wd + 1), T_WEEKDAY << 3);
+  store<f64>(out, epochSeconds, T_EPOCH << 3);
+}
