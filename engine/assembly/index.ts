@@ -40,11 +40,17 @@ export function output_len(): usize {
   return output.len;
 }
 
+/** The request scratch area; growing it keeps what the host already wrote. */
 export function request_reserve(size: usize): usize {
   if (size > requestCap || request == 0) {
-    if (request != 0) heapFree(request);
-    requestCap = max<usize>(size, 1024);
-    request = heapAlloc(requestCap);
+    const cap = max<usize>(size, max<usize>(requestCap << 1, 1024));
+    const fresh = heapAlloc(cap);
+    if (request != 0) {
+      memory.copy(fresh, request, requestCap);
+      heapFree(request);
+    }
+    request = fresh;
+    requestCap = cap;
   }
   return request;
 }

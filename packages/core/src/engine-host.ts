@@ -1,0 +1,362 @@
+// The one JavaScript host of warden.wasm: every byte that crosses the ABI
+// (engine/ABI.md) is written or read here, and nowhere else.
+
+import { WardenError, type PolicyError } from "./errors.js";
+
+/** What a runtime can hand over for warden.wasm. */
+export type WasmSource =
+  | WebAssembly.Module
+  | ArrayBuffer
+  | ArrayBufferView
+  | Response
+  | PromiseLike<WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response>;
+
+export async function compileWasm(source: WasmSource): Promise<WebAssembly.Module> {
+  const s = await source;
+  if (s instanceof WebAssembly.Module) return s;
+  if (typeof Response !== "undefined" && s instanceof Response) {
+    if (!s.ok) throw new WardenError("ERR_WASM", `fetching warden.wasm failed with HTTP ${s.status}`);
+    return WebAssembly.compile(await s.arrayBuffer());
+  }
+  if (s instanceof ArrayBuffer || ArrayBuffer.isView(s)) return WebAssembly.compile(s as BufferSource);
+  throw new WardenError("ERR_WASM", "warden.wasm must be given as a WebAssembly.Module, bytes, a Response or a promise of one");
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  abi_version(): number;
+  alloc(size: number): number;
+  free(ptr: number): void;
+  load(ptr: number, len: number): number;
+  output_ptr(): number;
+  output_len(): number;
+  request_reserve(size: number): number;
+  decide(len: number): number;
+  explain(len: number): number;
+  parse_time(ptr: number, len: number): number;
+  state_export(): number;
+  state_import(ptr: number, len: number): number;
+}
+
+const ABI_VERSION = 1;
+
+/** Metadata the engine returns from a successful load (ABI.md §Loading). */
+export interface PolicyMetadata {
+  policies: Array<{
+    name: string | null;
+    default_effect: "allow" | "deny";
+    audit: { log_allowed: boolean; log_denied: boolean; redact: string[] | null } | null;
+    rules: Array<{
+      name: string | null;
+      effect: "allow" | "deny" | "escalate";
+      reason: string | null;
+      log: boolean;
+      log_context: string[] | null;
+      alert: boolean;
+    }>;
+    rate_limits: Array<{ reason: string }>;
+  }>;
+  paths: string[];
+  context_paths: number;
+  zones: string[];
+  reads_time: boolean;
+  rules: number;
+}
+
+/** Raised inside the host when a request cannot be encoded; becomes ERR_REQUEST_INVALID. */
+export class InvalidRequest extends Error {}
+
+// Value tags (ABI.md §Values).
+const T_MISSING = 0;
+const T_NULL = 1;
+const T_FALSE = 2;
+const T_TRUE = 3;
+const T_NUMBER = 4;
+const T_STRING = 5;
+const T_ARRAY = 6;
+const T_OBJECT = 7;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const hasOwnEnumerable = Object.prototype.propertyIsEnumerable;
+
+/** A value as JSON.stringify sees it: `toJSON` applied, boxed primitives unwrapped. */
+export function jsonView(v: unknown, key: string): unknown {
+  if (v !== null && (typeof v === "object" || typeof v === "bigint")) {
+    const toJSON = (v as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") v = toJSON.call(v, key);
+    if (v instanceof Number || v instanceof String || v instanceof Boolean) v = v.valueOf();
+  }
+  return v;
+}
+
+/** Whether JSON.stringify leaves the member out (undefined, functions, symbols). */
+export function omitted(v: unknown): boolean {
+  return v === undefined || typeof v === "function" || typeof v === "symbol";
+}
+
+/** One instance of warden.wasm. */
+export class EngineInstance {
+  private readonly x: Exports;
+  private bytes: Uint8Array;
+  private view: DataView;
+  // The request being written: start of the scratch area, write position, capacity.
+  private base = 0;
+  private pos = 0;
+  private cap = 0;
+
+  private constructor(instance: WebAssembly.Instance) {
+    this.x = instance.exports as unknown as Exports;
+    this.bytes = new Uint8Array(this.x.memory.buffer);
+    this.view = new DataView(this.x.memory.buffer);
+    if (this.x.abi_version() !== ABI_VERSION) {
+      throw new WardenError("ERR_WASM", `warden.wasm speaks ABI ${this.x.abi_version()}, this host speaks ${ABI_VERSION}`);
+    }
+  }
+
+  static async create(module: WebAssembly.Module): Promise<EngineInstance> {
+    return new EngineInstance(await WebAssembly.instantiate(module, {}));
+  }
+
+  /** Instantiates synchronously (a trap recovery must not make `check` async). */
+  static createSync(module: WebAssembly.Module): EngineInstance {
+    return new EngineInstance(new WebAssembly.Instance(module, {}));
+  }
+
+  private refresh(): void {
+    if (this.bytes.buffer !== this.x.memory.buffer) {
+      this.bytes = new Uint8Array(this.x.memory.buffer);
+      this.view = new DataView(this.x.memory.buffer);
+    }
+  }
+
+  private output(): string {
+    this.refresh();
+    const p = this.x.output_ptr();
+    return decoder.decode(this.bytes.subarray(p, p + this.x.output_len()));
+  }
+
+  private withBytes<T>(data: Uint8Array, f: (ptr: number, len: number) => T): T {
+    const ptr = this.x.alloc(data.length);
+    try {
+      this.refresh();
+      this.bytes.set(data, ptr);
+      return f(ptr, data.length);
+    } finally {
+      this.x.free(ptr);
+    }
+  }
+
+  /** Loads a JSON array of policies; the engine keeps its policies on failure. */
+  load(json: Uint8Array): { ok: true; metadata: PolicyMetadata } | { ok: false; errors: PolicyError[] } {
+    const status = this.withBytes(json, (p, n) => this.x.load(p, n));
+    const result = JSON.parse(this.output());
+    if (status === 0) {
+      delete result.ok;
+      return { ok: true, metadata: result as PolicyMetadata };
+    }
+    return { ok: false, errors: result.errors as PolicyError[] };
+  }
+
+  /** Epoch milliseconds of an RFC 3339 time, or NaN. */
+  parseTime(text: string): number {
+    const data = encoder.encode(text);
+    return this.withBytes(data, (p, n) => {
+      const r = this.x.parse_time(p, n);
+      this.refresh();
+      return r === 0 ? NaN : this.view.getFloat64(r, true);
+    });
+  }
+
+  exportState(): string {
+    this.x.state_export();
+    return this.output();
+  }
+
+  importState(state: string): void {
+    const status = this.withBytes(encoder.encode(state), (p, n) => this.x.state_import(p, n));
+    if (status !== 0) throw new WardenError("ERR_STATE_INVALID", JSON.parse(this.output()).message);
+  }
+
+  // -------------------------------------------------------------------------
+  // Writing a request record (ABI.md §The request record)
+
+  private ensure(extra: number): void {
+    if (this.pos + extra <= this.cap) return;
+    const size = Math.max(this.pos + extra, this.cap * 2);
+    this.base = this.x.request_reserve(size);
+    this.cap = size;
+    this.refresh();
+  }
+
+  /** Starts a record: the clock and each zone's UTC offset. */
+  beginRequest(now: number, offsets: readonly number[], slots: number): void {
+    if (this.cap === 0) {
+      this.cap = 1024;
+      this.base = this.x.request_reserve(this.cap);
+      this.refresh();
+    }
+    this.pos = 0;
+    this.ensure(16 + 4 * offsets.length);
+    const v = this.view;
+    const b = this.base;
+    v.setFloat64(b, now, true);
+    v.setUint32(b + 8, offsets.length, true);
+    v.setUint32(b + 12, slots, true);
+    for (let i = 0; i < offsets.length; i++) v.setInt32(b + 16 + 4 * i, offsets[i], true);
+    this.pos = 16 + 4 * offsets.length;
+  }
+
+  writeMissing(): void {
+    this.ensure(1);
+    this.bytes[this.base + this.pos++] = T_MISSING;
+  }
+
+  /** Writes a JavaScript value as JSON.stringify would see it; `depth` bounds the containers. */
+  writeValue(v: unknown, depth: number): void {
+    switch (typeof v) {
+      case "string":
+        this.writeString(v);
+        return;
+      case "number":
+        if (Number.isFinite(v)) {
+          this.ensure(9);
+          this.bytes[this.base + this.pos] = T_NUMBER;
+          this.view.setFloat64(this.base + this.pos + 1, v, true);
+          this.pos += 9;
+        } else this.writeTag(T_NULL);
+        return;
+      case "boolean":
+        this.writeTag(v ? T_TRUE : T_FALSE);
+        return;
+      case "object":
+        if (v === null) {
+          this.writeTag(T_NULL);
+          return;
+        }
+        break;
+      case "bigint":
+        if (typeof (v as unknown as { toJSON?: unknown }).toJSON !== "function") {
+          throw new InvalidRequest("a BigInt has no JSON form: convert it to a number or a string");
+        }
+        break;
+      default:
+        this.writeTag(T_NULL);
+        return;
+    }
+    if (depth <= 0) throw new InvalidRequest("the context nests more than 64 levels deep");
+    const o = jsonView(v, "");
+    if (o !== v) {
+      this.writeValue(o, depth);
+      return;
+    }
+    this.ensure(9);
+    const at = this.pos;
+    this.pos += 9;
+    let count = 0;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const e = jsonView(v[i], String(i));
+        if (omitted(e)) this.writeTag(T_NULL);
+        else this.writeValue(e, depth - 1);
+        count++;
+      }
+      this.bytes[this.base + at] = T_ARRAY;
+    } else {
+      for (const key of Object.keys(v as object)) {
+        const e = jsonView((v as Record<string, unknown>)[key], key);
+        if (omitted(e)) continue;
+        this.writeName(key);
+        this.writeValue(e, depth - 1);
+        count++;
+      }
+      this.bytes[this.base + at] = T_OBJECT;
+    }
+    this.view.setUint32(this.base + at + 1, count, true);
+    this.view.setUint32(this.base + at + 5, this.pos - at - 9, true);
+  }
+
+  private writeTag(tag: number): void {
+    this.ensure(1);
+    this.bytes[this.base + this.pos++] = tag;
+  }
+
+  private writeName(s: string): void {
+    this.ensure(4);
+    const at = this.pos;
+    this.pos += 4;
+    const n = this.writeUtf8(s);
+    this.view.setUint32(this.base + at, n, true);
+  }
+
+  writeString(s: string): void {
+    this.ensure(5);
+    const at = this.pos;
+    this.bytes[this.base + at] = T_STRING;
+    this.pos += 5;
+    const n = this.writeUtf8(s);
+    this.view.setUint32(this.base + at + 1, n, true);
+  }
+
+  /** UTF-8 at the write position; a lone surrogate makes the request invalid (it has no UTF-8 form). */
+  private writeUtf8(s: string): number {
+    const len = s.length;
+    this.ensure(len * 3);
+    const b = this.bytes;
+    let p = this.base + this.pos;
+    const start = p;
+    if (len > 64) {
+      if (!s.isWellFormed()) throw new InvalidRequest("a string holds a lone surrogate, which is not Unicode text");
+      const r = encoder.encodeInto(s, b.subarray(p, p + len * 3));
+      this.pos += r.written;
+      return r.written;
+    }
+    for (let i = 0; i < len; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) b[p++] = c;
+      else if (c < 0x800) {
+        b[p++] = 0xc0 | (c >> 6);
+        b[p++] = 0x80 | (c & 63);
+      } else if (c >= 0xd800 && c <= 0xdfff) {
+        const d = c <= 0xdbff ? s.charCodeAt(i + 1) : 0;
+        if (!(d >= 0xdc00 && d <= 0xdfff)) throw new InvalidRequest("a string holds a lone surrogate, which is not Unicode text");
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+        b[p++] = 0xf0 | (c >> 18);
+        b[p++] = 0x80 | ((c >> 12) & 63);
+        b[p++] = 0x80 | ((c >> 6) & 63);
+        b[p++] = 0x80 | (c & 63);
+      } else {
+        b[p++] = 0xe0 | (c >> 12);
+        b[p++] = 0x80 | ((c >> 6) & 63);
+        b[p++] = 0x80 | (c & 63);
+      }
+    }
+    this.pos += p - start;
+    return p - start;
+  }
+
+  /** Decides the record written since `beginRequest`; returns the decision record's address. */
+  decide(explain: boolean): number {
+    const r = explain ? this.x.explain(this.pos) : this.x.decide(this.pos);
+    this.refresh();
+    return r;
+  }
+
+  explanation(): string {
+    return this.output();
+  }
+
+  // Reading the decision record (ABI.md §The decision record).
+  u32(p: number): number {
+    return this.view.getUint32(p, true);
+  }
+
+  i32(p: number): number {
+    return this.view.getInt32(p, true);
+  }
+
+  utf8(p: number, n: number): string {
+    return decoder.decode(this.bytes.subarray(p, p + n));
+  }
+}

@@ -1,0 +1,358 @@
+import { EngineInstance, InvalidRequest, compileWasm, type PolicyMetadata, type WasmSource } from "./engine-host.js";
+import { PolicyInvalidError, WardenError } from "./errors.js";
+import { PolicyViolationError, type Decision, type Effect } from "./decision.js";
+import { MISSING, checkContext, valueAt } from "./context.js";
+import { checkZone, zoneOffset } from "./time-zones.js";
+
+/** A policy document (policy-language.md §1), as parsed from JSON or YAML. */
+export type PolicyDocument = { readonly [field: string]: unknown };
+
+/** Policies to load: documents in bundle order, or their JSON array as text or UTF-8 bytes. */
+export type PolicyInput = readonly PolicyDocument[] | string | Uint8Array;
+
+/** The agent making a request (policy-language.md §4). */
+export interface Agent {
+  id?: string;
+  trust_level?: string;
+  tags?: readonly string[];
+}
+
+export interface CheckOptions {
+  /** The agent making the request; absent or null: no agent. */
+  agent?: Agent | null;
+  /** The time the decision reads (an RFC 3339 string, a Date or epoch milliseconds); the clock's when absent. */
+  time?: string | Date | number;
+}
+
+export interface WardenOptions {
+  /** warden.wasm: a compiled module, its bytes, a Response or a promise of one. */
+  wasm: WasmSource;
+  /** Policies to load at once. */
+  policies?: PolicyInput;
+  /** The clock, in epoch milliseconds (default `Date.now`). */
+  clock?: () => number;
+}
+
+/** A rule considered by `explain` (engine/ABI.md §The explanation). */
+export interface ExplainedRule {
+  policy: number;
+  rule: number;
+  name: string | null;
+  effect: Effect;
+  action: { matched: boolean; pattern: string; specificity?: [number, number] };
+  resource?: { matched: boolean; pattern: string; specificity?: [number, number] };
+  trust?: { required: string; agent: string | null; matched: boolean } | null;
+  conditions?: { count: number; result: "true" | "false" | "indeterminate" | "none"; indeterminate?: string[] };
+  candidate?: boolean;
+}
+
+export interface Explanation {
+  decision: Decision;
+  policies: Array<{ policy: number; name: string | null; applicable: boolean; default_effect: "allow" | "deny" }>;
+  rules: ExplainedRule[];
+  rateLimits: Array<{ policy: number; index: number; matched: boolean; key?: string | null; count?: number; limit?: number; full?: boolean }>;
+  /** Why the winner won, in words. */
+  why: string;
+}
+
+/** Emitted after the engine trapped and a fresh instance took over. */
+export interface RecoveredEvent {
+  error: unknown;
+  /** Whether the rate-limit counts were carried over to the new instance. */
+  countsCarried: boolean;
+}
+
+type Listener<T> = (event: T) => void;
+
+const EFFECTS: readonly Effect[] = ["deny", "allow", "escalate"];
+const NONE: readonly string[] = Object.freeze([]);
+const encoder = new TextEncoder();
+
+// Decision record offsets (engine/ABI.md §The decision record).
+const R_STATUS = 0;
+const R_EFFECT = 4;
+const R_POLICY = 12;
+const R_RULE = 16;
+const R_LIMIT_POLICY = 20;
+const R_LIMIT_INDEX = 24;
+const R_INDET_COUNT = 28;
+const R_INDET_PTR = 32;
+const R_ERROR_PTR = 36;
+const R_ERROR_LEN = 40;
+
+/**
+ * The Warden client: loads policies into warden.wasm and decides requests.
+ *
+ * @example
+ * const warden = await Warden.create({ wasm: fetch("/warden.wasm"), policies: [
+ *   { name: "support-bot", rules: [{ effect: "allow", action: "tool.call", resource: "tool/lookup_order" }] },
+ * ] });
+ * warden.check("tool.call", "tool/lookup_order").allowed; // true
+ */
+export class Warden {
+  private engine: EngineInstance;
+  private meta: PolicyMetadata | null = null;
+  private policies: Uint8Array | null = null;
+  private segments: string[][] = [];
+  private version: number | null = null;
+  private readonly clock: () => number;
+  private readonly recovered = new Set<Listener<RecoveredEvent>>();
+
+  private constructor(
+    private readonly module: WebAssembly.Module,
+    engine: EngineInstance,
+    clock: (() => number) | undefined,
+  ) {
+    this.engine = engine;
+    this.clock = clock ?? Date.now;
+  }
+
+  static async create(options: WardenOptions): Promise<Warden> {
+    const module = await compileWasm(options.wasm);
+    const warden = new Warden(module, await EngineInstance.create(module), options.clock);
+    if (options.policies !== undefined) warden.load(options.policies);
+    return warden;
+  }
+
+  /** Metadata of the policies in force (null before the first load). */
+  get metadata(): PolicyMetadata | null {
+    return this.meta;
+  }
+
+  /** Version of the bundle in force, as given to `load`. */
+  get bundleVersion(): number | null {
+    return this.version;
+  }
+
+  /**
+   * Loads a policy set. Throws `PolicyInvalidError` (`ERR_POLICY_INVALID`)
+   * listing every error; the policies in force then stay. Rate-limit counts
+   * carry over to limits with the same identity (spec §7).
+   */
+  load(policies: PolicyInput, options: { bundleVersion?: number } = {}): PolicyMetadata {
+    const json = typeof policies === "string" ? encoder.encode(policies)
+      : policies instanceof Uint8Array ? policies
+      : encoder.encode(JSON.stringify(policies));
+    const result = this.call(() => this.engine.load(json));
+    if (!result.ok) throw new PolicyInvalidError(result.errors);
+    try {
+      for (const zone of result.metadata.zones) checkZone(zone);
+    } catch (e) {
+      // The engine took the new set: give it back the one in force.
+      this.call(() => (this.policies ? this.engine.load(this.policies) : this.engine.load(encoder.encode("[]"))));
+      throw e;
+    }
+    this.meta = result.metadata;
+    this.policies = json;
+    this.segments = result.metadata.paths.slice(0, result.metadata.context_paths).map((p) => p.split(".").slice(1));
+    this.version = options.bundleVersion ?? null;
+    return result.metadata;
+  }
+
+  /**
+   * Decides a request. Never throws: an invalid request is a deny whose
+   * `error` says what is wrong.
+   */
+  check(action: string, resource?: string, context?: object, options?: CheckOptions): Decision {
+    return this.run(action, resource, context, options, false);
+  }
+
+  /** Decides a request and throws `PolicyViolationError` unless it is allowed. */
+  enforce(action: string, resource?: string, context?: object, options?: CheckOptions): Decision {
+    const d = this.check(action, resource, context, options);
+    if (!d.allowed) throw new PolicyViolationError(d);
+    return d;
+  }
+
+  /** Explains the decision `check` would make now, without counting it against rate limits. */
+  explain(action: string, resource?: string, context?: object, options?: CheckOptions): Explanation {
+    const decision = this.run(action, resource, context, options, true);
+    if (decision.error) {
+      return { decision, policies: [], rules: [], rateLimits: [], why: `the request is invalid: ${decision.error.message}` };
+    }
+    const raw = JSON.parse(this.engine.explanation());
+    return { decision, policies: raw.policies, rules: raw.rules, rateLimits: raw.rate_limits, why: raw.why };
+  }
+
+  /** The rate-limit counts, to carry into another instance with `importState`. */
+  exportState(): string {
+    return this.call(() => this.engine.exportState());
+  }
+
+  /** Adds exported counts to the limits in force. Throws `ERR_STATE_INVALID` on malformed state. */
+  importState(state: string): void {
+    this.call(() => this.engine.importState(state));
+  }
+
+  /** Listens for engine recoveries; returns a function that stops listening. */
+  on(event: "recovered", listener: Listener<RecoveredEvent>): () => void {
+    this.recovered.add(listener);
+    return () => this.recovered.delete(listener);
+  }
+
+  // -------------------------------------------------------------------------
+
+  private run(action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean): Decision {
+    let now: number;
+    const time = options?.time;
+    if (time === undefined) now = this.clock();
+    else if (typeof time === "string") {
+      now = this.call(() => this.engine.parseTime(time));
+      if (Number.isNaN(now)) return this.invalid("`time` must be an RFC 3339 time such as `2026-03-05T10:00:00Z`");
+    } else if (time instanceof Date || typeof time === "number") {
+      now = +time;
+      if (!Number.isFinite(now)) return this.invalid("`time` is not a valid instant");
+    } else return this.invalid("`time` must be an RFC 3339 string, a Date or epoch milliseconds");
+    const checked = checkContext(context);
+    if ("problem" in checked) return this.invalid(checked.problem);
+    try {
+      return this.decide(action, resource, checked.value, options?.agent, now, explain);
+    } catch (e) {
+      if (e instanceof InvalidRequest) return this.invalid(e.message);
+      if (!isTrap(e)) throw e;
+      this.recover(e);
+      try {
+        return this.decide(action, resource, checked.value, options?.agent, now, explain);
+      } catch (again) {
+        if (!isTrap(again)) throw again;
+        this.recover(again);
+        return this.failed(`the engine trapped twice on this request: ${String(again)}`);
+      }
+    }
+  }
+
+  private decide(action: unknown, resource: unknown, context: object, agent: unknown, now: number, explain: boolean): Decision {
+    const meta = this.meta;
+    const engine = this.engine;
+    const zones = meta?.zones ?? NONE;
+    const offsets = zones.length === 0 ? NONE_OFFSETS : zones.map((z) => zoneOffset(z, now));
+    engine.beginRequest(now, offsets, this.segments.length);
+    if (typeof action === "string") engine.writeString(action);
+    else engine.writeValue(action, 64);
+    if (resource === undefined) engine.writeMissing();
+    else engine.writeValue(resource, 64);
+    if (agent === undefined) engine.writeMissing();
+    else engine.writeValue(agent, 64);
+    for (const segments of this.segments) {
+      const v = valueAt(context, segments);
+      if (v === MISSING) engine.writeMissing();
+      else engine.writeValue(v, 64 - segments.length);
+    }
+    return this.read(engine.decide(explain));
+  }
+
+  private read(r: number): Decision {
+    const e = this.engine;
+    if (e.u32(r + R_STATUS) !== 0) return this.invalid(e.utf8(e.u32(r + R_ERROR_PTR), e.u32(r + R_ERROR_LEN)));
+    const effect = EFFECTS[e.u32(r + R_EFFECT)];
+    const policy = e.i32(r + R_POLICY);
+    const rule = e.i32(r + R_RULE);
+    const limitPolicy = e.i32(r + R_LIMIT_POLICY);
+    const n = e.u32(r + R_INDET_COUNT);
+    let indeterminate = NONE;
+    if (n > 0) {
+      const list = e.u32(r + R_INDET_PTR);
+      const paths = this.meta!.paths;
+      const out: string[] = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = paths[e.u32(list + 4 * i)];
+      indeterminate = out;
+    }
+    const p = policy >= 0 ? this.meta!.policies[policy] : null;
+    const ruleMeta = p ? p.rules[rule] : null;
+    let reason: string | null = null;
+    let rateLimit = null;
+    if (limitPolicy >= 0) {
+      const index = e.i32(r + R_LIMIT_INDEX);
+      rateLimit = { policy: limitPolicy, index };
+      reason = this.meta!.policies[limitPolicy].rate_limits[index].reason;
+    } else if (ruleMeta) reason = ruleMeta.reason;
+    return {
+      allowed: effect === "allow",
+      effect,
+      policy: policy >= 0 ? policy : null,
+      policyName: p ? p.name : null,
+      rule: rule >= 0 ? rule : null,
+      ruleName: ruleMeta ? ruleMeta.name : null,
+      reason: reason ?? generatedReason(effect, policy, rule, p?.name ?? null, ruleMeta?.name ?? null),
+      reasonGiven: reason !== null,
+      indeterminate,
+      rateLimit,
+      bundleVersion: this.version,
+      log: ruleMeta ? ruleMeta.log : true,
+      logContext: ruleMeta ? ruleMeta.log_context : null,
+      alert: ruleMeta ? ruleMeta.alert : false,
+    };
+  }
+
+  private invalid(message: string): Decision {
+    return this.denial({ code: "ERR_REQUEST_INVALID", message }, `invalid request: ${message}`);
+  }
+
+  private failed(message: string): Decision {
+    return this.denial({ code: "ERR_ENGINE", message }, message);
+  }
+
+  private denial(error: NonNullable<Decision["error"]>, reason: string): Decision {
+    return {
+      allowed: false, effect: "deny", policy: null, policyName: null, rule: null, ruleName: null,
+      reason, reasonGiven: false, indeterminate: NONE, rateLimit: null, bundleVersion: this.version,
+      log: true, logContext: null, alert: false, error,
+    };
+  }
+
+  /** Runs an engine call; a trap makes a fresh instance (and the call is retried once). */
+  private call<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (!isTrap(e)) throw e;
+      this.recover(e);
+      return f();
+    }
+  }
+
+  /**
+   * Replaces a trapped instance: a new one with the policies in force and, if
+   * the old one can still export them, the rate-limit counts.
+   */
+  private recover(error: unknown): void {
+    let state: string | null = null;
+    try {
+      state = this.engine.exportState();
+    } catch {
+      state = null;
+    }
+    const fresh = EngineInstance.createSync(this.module);
+    if (this.policies) {
+      const r = fresh.load(this.policies);
+      if (!r.ok) throw new WardenError("ERR_ENGINE", "the policies in force no longer load into a fresh engine", r.errors);
+    }
+    let countsCarried = false;
+    if (state !== null) {
+      try {
+        fresh.importState(state);
+        countsCarried = true;
+      } catch {
+        countsCarried = false;
+      }
+    }
+    this.engine = fresh;
+    for (const listener of this.recovered) listener({ error, countsCarried });
+  }
+}
+
+const NONE_OFFSETS: readonly number[] = Object.freeze([]);
+
+function isTrap(e: unknown): boolean {
+  return e instanceof WebAssembly.RuntimeError || (e instanceof RangeError && /call stack/i.test(e.message));
+}
+
+function generatedReason(effect: Effect, policy: number, rule: number, policyName: string | null, ruleName: string | null): string {
+  if (policy < 0) {
+    return effect === "allow" ? "no rule matched, and every applicable policy allows by default" : "no rule matched, so the request is denied by default";
+  }
+  const verb = effect === "allow" ? "allowed" : effect === "deny" ? "denied" : "escalated for approval";
+  const r = ruleName ? `rule ${rule} (\`${ruleName}\`)` : `rule ${rule}`;
+  const p = policyName ? `policy ${policy} (\`${policyName}\`)` : `policy ${policy}`;
+  return `${verb} by ${r} of ${p}`;
+}
