@@ -1,0 +1,268 @@
+// The engine through its raw ABI: hostile and malformed input gives a clear
+// error or a decision in bounded time, never a lost policy set; memory stays
+// flat; the module imports nothing.
+
+import { describe, it, expect, beforeEach } from "vitest";
+import { RawEngine, wasmModule, MISSING, pushU32, type Value } from "./raw-engine.js";
+
+const SUPPORT_BOT = [
+  {
+    name: "support-bot-policy",
+    rules: [
+      { effect: "allow", action: "llm.generate", resource: "model/gpt-4" },
+      { effect: "allow", action: "tool.call", resource: "tool/lookup_order" },
+      { effect: "deny", action: "tool.call", resource: "tool/issue_refund" },
+    ],
+  },
+];
+
+/** Asserts the engine still decides with the support-bot policies. */
+function stillDecides(e: RawEngine, slots: Value[] = []): void {
+  const allow = e.decide("tool.call", "tool/lookup_order", slots);
+  expect(allow).toMatchObject({ status: 0, allowed: true, policy: 0, rule: 1 });
+  const deny = e.decide("tool.call", "tool/issue_refund", slots);
+  expect(deny).toMatchObject({ status: 0, allowed: false, policy: 0, rule: 2 });
+}
+
+function timed<T>(f: () => T, limitMs: number): T {
+  const t0 = performance.now();
+  const r = f();
+  const ms = performance.now() - t0;
+  expect(ms, `took ${ms.toFixed(1)} ms`).toBeLessThan(limitMs);
+  return r;
+}
+
+describe("the module", () => {
+  it("imports nothing and exports exactly the ABI", () => {
+    expect(WebAssembly.Module.imports(wasmModule)).toEqual([]);
+    expect(WebAssembly.Module.exports(wasmModule).map((e) => e.name).sort()).toEqual([
+      "abi_version", "alloc", "decide", "explain", "free", "load", "memory", "output_len", "output_ptr",
+      "parse_time", "request_reserve", "state_export", "state_import",
+    ]);
+  });
+
+  it("denies everything before anything is loaded", () => {
+    const e = new RawEngine();
+    expect(e.decide("tool.call", "tool/x")).toMatchObject({ status: 0, allowed: false, effect: 0, policy: -1, rule: -1 });
+  });
+});
+
+describe("loading bad policy sets keeps the set in force", () => {
+  let e: RawEngine;
+  beforeEach(() => {
+    e = new RawEngine();
+    expect(e.load(SUPPORT_BOT).status).toBe(0);
+  });
+
+  it("reports malformed JSON with its offset", () => {
+    const { status, result } = e.load('[{"rules": [}]');
+    expect(status).toBe(1);
+    expect(result.ok).toBe(false);
+    expect(result.errors[0]).toMatchObject({ policy: 0, offset: 12 });
+    expect(result.errors[0].message).toMatch(/expected a JSON value|unexpected character/);
+    stillDecides(e);
+  });
+
+  it("reports duplicate members at the duplicate's pointer", () => {
+    const { status, result } = e.load('[{"rules": [{"effect": "allow", "effect": "deny", "action": "a"}]}]');
+    expect(status).toBe(1);
+    expect(result.errors).toContainEqual(expect.objectContaining({ policy: 0, pointer: "/rules/0/effect", message: expect.stringContaining("duplicate member `effect`") }));
+    stillDecides(e);
+  });
+
+  it("names unknown fields, with a did-you-mean", () => {
+    const { status, result } = e.load([{ rules: [{ efect: "allow", action: "a" }] }]);
+    expect(status).toBe(1);
+    expect(result.errors).toContainEqual(expect.objectContaining({ pointer: "/rules/0/efect", message: "unknown field `efect` in a rule (did you mean `effect`?)" }));
+    expect(result.errors).toContainEqual(expect.objectContaining({ pointer: "/rules/0/effect" }));
+    stillDecides(e);
+  });
+
+  it("refuses a pattern ending in a lone backslash", () => {
+    const { status, result } = e.load([{ rules: [{ effect: "allow", action: "a\\" }] }]);
+    expect(status).toBe(1);
+    expect(result.errors[0]).toMatchObject({ policy: 0, pointer: "/rules/0/action" });
+    expect(result.errors[0].message).toContain("lone `\\`");
+    stillDecides(e);
+  });
+
+  it("refuses a bad expression, naming the column", () => {
+    const { status, result } = e.load([{ rules: [{ effect: "allow", action: "a", conditions: ["context.a == 1", "context.amount <== 5"] }] }]);
+    expect(status).toBe(1);
+    expect(result.errors[0]).toMatchObject({ policy: 0, pointer: "/rules/0/conditions/1" });
+    expect(result.errors[0].message).toBe("invalid expression: `=` is not an operator (write `==`) at column 18");
+    stillDecides(e);
+  });
+
+  it("reports every error of a set, not just the first", () => {
+    const { result } = e.load([{ rules: [{ effect: "permit", action: "" }], timezone: "Mars/Olympus" }, "x"]);
+    const pointers = result.errors.map((x: { policy: number; pointer: string }) => `${x.policy}${x.pointer}`).sort();
+    expect(pointers).toEqual(["0/rules/0/action", "0/rules/0/effect", "0/timezone", "1"]);
+    stillDecides(e);
+  });
+
+  it("refuses JSON nested 10,000 deep without exhausting the stack", () => {
+    const deep = "[".repeat(10000) + "]".repeat(10000);
+    const { status, result } = timed(() => e.load(`[{"rules": [], "version": ${deep}}]`), 1000);
+    expect(status).toBe(1);
+    expect(result.errors[0].message).toBe("JSON nests deeper than 256 levels");
+    stillDecides(e);
+  });
+
+  it("refuses bytes that are not UTF-8", () => {
+    const bad = new TextEncoder().encode('[{"name": "caf?", "rules": []}]');
+    bad[13] = 0xff;
+    const { status, result } = e.loadBytes(bad);
+    expect(status).toBe(1);
+    expect(result.errors[0]).toMatchObject({ policy: -1, offset: 13, message: "the input is not valid UTF-8" });
+    stillDecides(e);
+  });
+
+  it("refuses an expression nested 10,000 deep", () => {
+    const deep = "(".repeat(10000) + "context.a == 1" + ")".repeat(10000);
+    const { status, result } = timed(() => e.load([{ rules: [{ effect: "allow", action: "a", conditions: deep }] }]), 1000);
+    expect(status).toBe(1);
+    expect(result.errors[0].message).toContain("nest more than 64 deep");
+    stillDecides(e);
+  });
+
+  it("takes a chain of 100,000 NOTs and ORs in bounded time", () => {
+    const nots = "NOT ".repeat(100000) + "context.a == 1";
+    const ors = Array.from({ length: 20000 }, (_, i) => `context.a == ${i}`).join(" OR ");
+    const { status } = timed(() => e.load([{ rules: [{ effect: "allow", action: "n", conditions: nots }, { effect: "allow", action: "o", conditions: ors }] }]), 2000);
+    expect(status).toBe(0);
+    expect(e.decide("o", MISSING, [19999]).allowed).toBe(true);
+    expect(e.decide("n", MISSING, [1]).allowed).toBe(true);
+  });
+});
+
+describe("hostile requests", () => {
+  let e: RawEngine;
+  beforeEach(() => {
+    e = new RawEngine();
+  });
+
+  it("answers a 10,000-deep value under a referenced path with an invalid request", () => {
+    expect(e.load([{ rules: [{ effect: "allow", action: "a", conditions: "context.v.w == 1" }, ...SUPPORT_BOT[0].rules] }]).status).toBe(0);
+    // [[[…1…]]] 10,000 deep, encoded by hand: each level is a one-element array around the next.
+    const inner = 9;
+    const levels = 10000;
+    const deep: number[] = [];
+    for (let i = 0; i < levels; i++) {
+      deep.push(6);
+      pushU32(1, deep);
+      pushU32(inner * (levels - 1 - i) + 9, deep);
+    }
+    deep.push(4, ...new Uint8Array(new Float64Array([1]).buffer));
+    const head = RawEngine.record(0, [], "a", MISSING, MISSING, []);
+    head[12] = 1; // one context slot
+    const r = timed(() => e.decideBytes([...head, ...deep]), 1000);
+    expect(r.status).toBe(1);
+    expect(r.error).toBe("invalid `context`: the context nests more than 64 levels deep");
+    // 62 more levels under context.v.w is the most a request may hold (the context is level 1).
+    let ok: any = 1;
+    for (let i = 0; i < 62; i++) ok = [ok];
+    expect(e.decide("a", MISSING, [ok]).status).toBe(0);
+    expect(e.decide("a", MISSING, [[ok]]).status).toBe(1);
+    expect(e.decide("tool.call", "tool/lookup_order", [1]).allowed).toBe(true);
+  });
+
+  it("decides a 1 MB action", () => {
+    expect(e.load([{ rules: [{ effect: "allow", action: "x*" }, { effect: "deny", action: "*y" }] }]).status).toBe(0);
+    const big = "x".repeat(1_000_000);
+    expect(timed(() => e.decide(big), 500)).toMatchObject({ status: 0, allowed: true, rule: 0 });
+    expect(timed(() => e.decide(big + "y"), 500)).toMatchObject({ status: 0, allowed: false, rule: 1 });
+    // Over 1 MiB of UTF-8 is an invalid request.
+    expect(e.decide("x".repeat((1 << 20) + 1)).status).toBe(1);
+  });
+
+  it("matches *a*a*a*b against 1 MB in linear time", () => {
+    expect(e.load([{ rules: [{ effect: "allow", action: "x", resource: "*a*a*a*b" }] }]).status).toBe(0);
+    const text = "a".repeat(1_000_000);
+    expect(timed(() => e.decide("x", text), 500)).toMatchObject({ status: 0, allowed: false });
+    expect(timed(() => e.decide("x", text + "b"), 500)).toMatchObject({ status: 0, allowed: true });
+  });
+
+  it("answers bytes that are not UTF-8 with an invalid request", () => {
+    expect(e.load(SUPPORT_BOT).status).toBe(0);
+    const rec = RawEngine.record(0, [], "tool.call", "tool/lookup_order", MISSING, []);
+    rec[rec.length - "order".length] = 0xc0; // an overlong lead byte inside the resource
+    const r = e.decideBytes(rec);
+    expect(r).toMatchObject({ status: 1, allowed: false, error: "invalid `resource`: a string is not valid UTF-8" });
+    stillDecides(e);
+  });
+
+  it("answers truncated and malformed records with an invalid request", () => {
+    expect(e.load(SUPPORT_BOT).status).toBe(0);
+    const rec = RawEngine.record(0, [], "tool.call", "tool/lookup_order", MISSING, []);
+    for (let cut = 0; cut < rec.length; cut++) {
+      expect(e.decideBytes(rec.slice(0, cut)).status, `cut at ${cut}`).toBe(1);
+    }
+    expect(e.decideBytes([...rec, 0]).status).toBe(1);
+    const wrongCount = RawEngine.record(0, [], "tool.call", MISSING, MISSING, [1]);
+    expect(e.decideBytes(wrongCount).error).toContain("does not match the policies in force");
+    expect(e.decide(7 as never).error).toBe("`action` must be a string");
+    expect(e.decide("a", MISSING, [], { id: "x", role: "admin" }).error).toBe("unknown agent field `role`: an agent has `id`, `trust_level` and `tags`");
+    expect(e.decide("a", MISSING, [], { tags: ["a", 1] }).error).toBe("agent `tags` must be an array of strings");
+    stillDecides(e);
+  });
+});
+
+describe("memory", () => {
+  it("stays flat over 10^6 decisions and 1,000 loads", () => {
+    const e = new RawEngine();
+    const policies = JSON.stringify([
+      ...SUPPORT_BOT,
+      {
+        name: "limits",
+        rules: [{ effect: "allow", action: "pay", conditions: ["context.amount <= 500", "context.tags MATCHES 'a*'"] }],
+        rate_limits: [{ action: "pay", limit: 5, period: "1s", scope: "context.user" }],
+      },
+    ]);
+    const record = RawEngine.record(1772704800000, [], "tool.call", "tool/lookup_order", MISSING, [7, "x", "u"]);
+    const pay = (i: number) => RawEngine.record(1772704800000 + i * 1000, [], "pay", MISSING, { id: "bot" }, [400, "abc", `user-${i % 100}`]);
+    const warm = () => {
+      for (let i = 0; i < 2000; i++) e.decideBytes(i % 2 ? record : pay(i));
+      for (let i = 0; i < 10; i++) e.load(policies);
+    };
+    expect(e.load(policies).status).toBe(0);
+    warm();
+    const before = e.x.memory.buffer.byteLength;
+    const pays = Array.from({ length: 1000 }, (_, i) => pay(i));
+    for (let i = 0; i < 1_000_000; i++) e.decideBytes(i % 2 ? record : pays[i % 1000]);
+    for (let i = 0; i < 1000; i++) expect(e.load(policies).status).toBe(0);
+    for (let i = 0; i < 1000; i++) e.load('[{"rules": [{"effect": "nope"}]}]');
+    expect(e.x.memory.buffer.byteLength).toBe(before);
+    stillDecides(e, [7, "x", "u"]);
+  });
+});
+
+describe("a trap", () => {
+  it("is a WebAssembly.RuntimeError on an out-of-bounds pointer", () => {
+    const e = new RawEngine();
+    expect(() => e.x.load(0xfffffff0, 100)).toThrow(WebAssembly.RuntimeError);
+  });
+});
+
+describe("times", () => {
+  it("parses RFC 3339 and refuses what is not", () => {
+    const e = new RawEngine();
+    const parse = (s: string): number | null => {
+      const data = new TextEncoder().encode(s);
+      const p = e.x.alloc(data.length + 1);
+      e.bytes.set(data, p);
+      const r = e.x.parse_time(p, data.length);
+      e.x.free(p);
+      return r === 0 ? null : new DataView(e.x.memory.buffer).getFloat64(r, true);
+    };
+    expect(parse("2026-03-05T10:00:00Z")).toBe(Date.UTC(2026, 2, 5, 10));
+    expect(parse("2026-03-05T10:00:00.7Z")).toBe(Date.UTC(2026, 2, 5, 10) + 700);
+    expect(parse("2026-03-05T11:00:00+01:00")).toBe(Date.UTC(2026, 2, 5, 10));
+    expect(parse("2024-02-29T23:59:59-23:59")).toBe(Date.UTC(2024, 2, 1, 23, 58, 59));
+    expect(parse("0000-01-01T00:00:00Z")).toBe(Date.parse("0000-01-01T00:00:00Z"));
+    for (const bad of ["2026-03-05t10:00:00Z", "2026-03-05T10:00:00z", "2026-02-29T10:00:00Z", "2026-03-05T24:00:00Z",
+      "2026-03-05T10:00:00", "2026-03-05 10:00:00Z", "2026-03-05T10:00:00.Z", "2026-03-05T10:00:00+0100", "2026-13-01T00:00:00Z", ""]) {
+      expect(parse(bad), bad).toBeNull();
+    }
+  });
+});

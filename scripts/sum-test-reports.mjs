@@ -1,0 +1,28 @@
+// Adds up the test reports in a folder and prints the last line of a test
+// run: "N passed, N failed". Reads vitest JSON reports (*.vitest.json), and
+// counts each suite listed in `expected-suites` that left no report as one
+// failure, so a suite that crashes before reporting cannot pass silently.
+import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+
+const [dir, ...expected] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+const seen = new Set();
+for (const file of existsSync(dir) ? readdirSync(dir) : []) {
+  if (!file.endsWith(".vitest.json")) continue;
+  const report = JSON.parse(readFileSync(join(dir, file), "utf8"));
+  seen.add(file.replace(/\.vitest\.json$/, ""));
+  passed += report.numPassedTests;
+  failed += report.numFailedTests;
+  // A file that failed to load has no tests but is a failure.
+  for (const r of report.testResults ?? []) if (r.status === "failed" && r.assertionResults.length === 0) failed++;
+}
+for (const suite of expected) {
+  if (!seen.has(suite)) {
+    console.error(`suite \`${suite}\` left no report: counted as failed`);
+    failed++;
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);
