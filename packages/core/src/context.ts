@@ -44,24 +44,25 @@ function checkValue(v: unknown, depth: number): string | null {
 }
 
 /**
- * The context as a JSON object, or the reason it is not a valid one: not an
- * object, nested more than 64 deep (the context itself is level 1), a string
- * or member name over 1 MiB, or a value with no JSON form.
+ * The context as a JSON object, or (a string) the reason it is not a valid
+ * one: not an object, nested more than 64 deep (the context itself is level
+ * 1), a string or member name over 1 MiB, or a value with no JSON form.
  */
-export function checkContext(context: unknown): { value: object } | { problem: string } {
-  if (context === undefined) return { value: EMPTY };
+export function checkContext(context: unknown): object | string {
+  if (context === undefined) return EMPTY;
   const v = jsonView(context, "");
-  if (v === null || typeof v !== "object" || Array.isArray(v)) return { problem: "`context` must be a JSON object" };
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return "`context` must be a JSON object";
   for (const key of Object.keys(v)) {
-    if (tooLong(key)) return { problem: "the context holds a member name longer than 1 MiB of UTF-8" };
-    const e = jsonView((v as Record<string, unknown>)[key], key);
-    if (omitted(e)) continue;
-    if (typeof e === "object" || typeof e === "string" || typeof e === "bigint") {
-      const problem = checkValue(e, 2);
-      if (problem) return { problem };
+    if (key.length > SAFE_LENGTH && tooLong(key)) return "the context holds a member name longer than 1 MiB of UTF-8";
+    const e = (v as Record<string, unknown>)[key];
+    // Only objects, long strings and BigInts can make a context invalid.
+    const t = typeof e;
+    if ((t === "object" && e !== null) || t === "bigint" || (t === "string" && (e as string).length > SAFE_LENGTH)) {
+      const problem = checkValue(jsonView(e, key), 2);
+      if (problem) return problem;
     }
   }
-  return { value: v };
+  return v;
 }
 
 const EMPTY = Object.freeze({});

@@ -123,8 +123,9 @@ export class EngineInstance {
     return new EngineInstance(new WebAssembly.Instance(module, {}));
   }
 
+  /** Re-reads the memory after it grew (growing detaches the old buffer, whose views then have length 0). */
   private refresh(): void {
-    if (this.bytes.buffer !== this.x.memory.buffer) {
+    if (this.bytes.length === 0) {
       this.bytes = new Uint8Array(this.x.memory.buffer);
       this.view = new DataView(this.x.memory.buffer);
     }
@@ -301,17 +302,31 @@ export class EngineInstance {
   /** UTF-8 at the write position; a lone surrogate makes the request invalid (it has no UTF-8 form). */
   private writeUtf8(s: string): number {
     const len = s.length;
-    this.ensure(len * 3);
+    if (this.pos + len * 3 > this.cap) this.ensure(len * 3);
     const b = this.bytes;
     let p = this.base + this.pos;
-    const start = p;
+    // ASCII, the common case, byte for byte.
+    let i = 0;
+    if (len <= 64) {
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[p + i] = c;
+      }
+      if (i === len) {
+        this.pos += len;
+        return len;
+      }
+      p += i;
+    }
+    const start = this.base + this.pos;
     if (len > 64) {
       if (!s.isWellFormed()) throw new InvalidRequest("a string holds a lone surrogate, which is not Unicode text");
       const r = encoder.encodeInto(s, b.subarray(p, p + len * 3));
       this.pos += r.written;
       return r.written;
     }
-    for (let i = 0; i < len; i++) {
+    for (; i < len; i++) {
       let c = s.charCodeAt(i);
       if (c < 0x80) b[p++] = c;
       else if (c < 0x800) {

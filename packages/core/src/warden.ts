@@ -1,6 +1,6 @@
 import { EngineInstance, InvalidRequest, compileWasm, type PolicyMetadata, type WasmSource } from "./engine-host.js";
 import { PolicyInvalidError, WardenError } from "./errors.js";
-import { PolicyViolationError, type Decision, type Effect } from "./decision.js";
+import { PolicyViolationError, type Decision, type Effect, type RateLimitRef } from "./decision.js";
 import { MISSING, checkContext, valueAt } from "./context.js";
 import { checkZone, zoneOffset } from "./time-zones.js";
 
@@ -94,6 +94,10 @@ export class Warden {
   private meta: PolicyMetadata | null = null;
   private policies: Uint8Array | null = null;
   private segments: string[][] = [];
+  /** Whether decisions read the time (`time.*` conditions or rate limits). */
+  private needsClock = false;
+  /** What a decision won by each rule carries, by policy and rule index, computed at load. */
+  private outcomes: Outcome[][] = [];
   private version: number | null = null;
   private readonly clock: () => number;
   private readonly recovered = new Set<Listener<RecoveredEvent>>();
@@ -144,7 +148,17 @@ export class Warden {
     }
     this.meta = result.metadata;
     this.policies = json;
+    this.needsClock = result.metadata.reads_time || result.metadata.policies.some((p) => p.rate_limits.length > 0);
     this.segments = result.metadata.paths.slice(0, result.metadata.context_paths).map((p) => p.split(".").slice(1));
+    this.outcomes = result.metadata.policies.map((p, pi) => p.rules.map((r, ri): Outcome => ({
+      policyName: p.name,
+      ruleName: r.name,
+      reason: r.reason ?? generatedReason(r.effect, pi, ri, p.name, r.name),
+      reasonGiven: r.reason !== null,
+      log: r.log,
+      logContext: r.log_context,
+      alert: r.alert,
+    })));
     this.version = options.bundleVersion ?? null;
     return result.metadata;
   }
@@ -195,7 +209,8 @@ export class Warden {
   private run(action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean): Decision {
     let now: number;
     const time = options?.time;
-    if (time === undefined) now = this.clock();
+    // The clock costs tens of nanoseconds: read it only when the policies can see it.
+    if (time === undefined) now = this.needsClock ? this.clock() : 0;
     else if (typeof time === "string") {
       now = this.call(() => this.engine.parseTime(time));
       if (Number.isNaN(now)) return this.invalid("`time` must be an RFC 3339 time such as `2026-03-05T10:00:00Z`");
@@ -204,15 +219,15 @@ export class Warden {
       if (!Number.isFinite(now)) return this.invalid("`time` is not a valid instant");
     } else return this.invalid("`time` must be an RFC 3339 string, a Date or epoch milliseconds");
     const checked = checkContext(context);
-    if ("problem" in checked) return this.invalid(checked.problem);
+    if (typeof checked === "string") return this.invalid(checked);
     try {
-      return this.decide(action, resource, checked.value, options?.agent, now, explain);
+      return this.decide(action, resource, checked, options?.agent, now, explain);
     } catch (e) {
       if (e instanceof InvalidRequest) return this.invalid(e.message);
       if (!isTrap(e)) throw e;
       this.recover(e);
       try {
-        return this.decide(action, resource, checked.value, options?.agent, now, explain);
+        return this.decide(action, resource, checked, options?.agent, now, explain);
       } catch (again) {
         if (!isTrap(again)) throw again;
         this.recover(again);
@@ -246,7 +261,6 @@ export class Warden {
     if (e.u32(r + R_STATUS) !== 0) return this.invalid(e.utf8(e.u32(r + R_ERROR_PTR), e.u32(r + R_ERROR_LEN)));
     const effect = EFFECTS[e.u32(r + R_EFFECT)];
     const policy = e.i32(r + R_POLICY);
-    const rule = e.i32(r + R_RULE);
     const limitPolicy = e.i32(r + R_LIMIT_POLICY);
     const n = e.u32(r + R_INDET_COUNT);
     let indeterminate = NONE;
@@ -257,30 +271,32 @@ export class Warden {
       for (let i = 0; i < n; i++) out[i] = paths[e.u32(list + 4 * i)];
       indeterminate = out;
     }
-    const p = policy >= 0 ? this.meta!.policies[policy] : null;
-    const ruleMeta = p ? p.rules[rule] : null;
-    let reason: string | null = null;
-    let rateLimit = null;
+    const rule = e.i32(r + R_RULE);
+    const o = policy >= 0 ? this.outcomes[policy][rule] : effect === "allow" ? DEFAULT_ALLOW : DEFAULT_DENY;
+    let reason = o.reason;
+    let reasonGiven = o.reasonGiven;
+    let rateLimit: RateLimitRef | null = null;
     if (limitPolicy >= 0) {
       const index = e.i32(r + R_LIMIT_INDEX);
       rateLimit = { policy: limitPolicy, index };
       reason = this.meta!.policies[limitPolicy].rate_limits[index].reason;
-    } else if (ruleMeta) reason = ruleMeta.reason;
+      reasonGiven = true;
+    }
     return {
       allowed: effect === "allow",
       effect,
       policy: policy >= 0 ? policy : null,
-      policyName: p ? p.name : null,
+      policyName: o.policyName,
       rule: rule >= 0 ? rule : null,
-      ruleName: ruleMeta ? ruleMeta.name : null,
-      reason: reason ?? generatedReason(effect, policy, rule, p?.name ?? null, ruleMeta?.name ?? null),
-      reasonGiven: reason !== null,
+      ruleName: o.ruleName,
+      reason,
+      reasonGiven,
       indeterminate,
       rateLimit,
       bundleVersion: this.version,
-      log: ruleMeta ? ruleMeta.log : true,
-      logContext: ruleMeta ? ruleMeta.log_context : null,
-      alert: ruleMeta ? ruleMeta.alert : false,
+      log: o.log,
+      logContext: o.logContext,
+      alert: o.alert,
     };
   }
 
@@ -347,10 +363,28 @@ function isTrap(e: unknown): boolean {
   return e instanceof WebAssembly.RuntimeError || (e instanceof RangeError && /call stack/i.test(e.message));
 }
 
+/** The parts of a decision fixed by the rule that won it (or by the default). */
+interface Outcome {
+  policyName: string | null;
+  ruleName: string | null;
+  reason: string;
+  reasonGiven: boolean;
+  log: boolean;
+  logContext: readonly string[] | null;
+  alert: boolean;
+}
+
+const DEFAULT_ALLOW: Outcome = {
+  policyName: null, ruleName: null, reason: "no rule matched, and every applicable policy allows by default",
+  reasonGiven: false, log: true, logContext: null, alert: false,
+};
+
+const DEFAULT_DENY: Outcome = {
+  policyName: null, ruleName: null, reason: "no rule matched, so the request is denied by default",
+  reasonGiven: false, log: true, logContext: null, alert: false,
+};
+
 function generatedReason(effect: Effect, policy: number, rule: number, policyName: string | null, ruleName: string | null): string {
-  if (policy < 0) {
-    return effect === "allow" ? "no rule matched, and every applicable policy allows by default" : "no rule matched, so the request is denied by default";
-  }
   const verb = effect === "allow" ? "allowed" : effect === "deny" ? "denied" : "escalated for approval";
   const r = ruleName ? `rule ${rule} (\`${ruleName}\`)` : `rule ${rule}`;
   const p = policyName ? `policy ${policy} (\`${policyName}\`)` : `policy ${policy}`;
