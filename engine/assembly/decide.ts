@@ -91,7 +91,6 @@ function nextStamp(set: PolicySet): u32 {
   if (stamp == 0) {
     stamp = 1;
     memory.fill(set.ruleStamp, 0, <usize>set.ruleCount << 2);
-    memory.fill(set.pathMarks, 0, <usize>(set.paths.ctxCount + set.paths.otherCount) << 2);
     memory.fill(set.policyStamp, 0, <usize>set.policyCount << 2);
     memory.fill(set.timeCache, 0, <usize>set.zoneCount * (4 + 9 * 7));
   }
@@ -230,7 +229,7 @@ function readRequest(set: PolicySet, p: usize, len: usize): usize {
   }
   if (q != end) return invalid("the request record has bytes after its last value");
   setRequest(set.slotValues, actionValue, resourceValue, agentId, agentTrust, agentTags, now, offsets, set.timeCache, scratch, stamp);
-  resetMarks(set.pathMarks, set.pathList, set.paths.ctxCount);
+  resetMarks(set.pathMarks, set.pathList, set.paths.ctxCount, set.paths.ctxCount + set.paths.otherCount);
   return 0;
 }
 

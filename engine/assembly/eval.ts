@@ -44,6 +44,7 @@ export let zoneSlot: i32 = -1;
 // and the list of ids marked (both sized at load).
 let marks: usize = 0;
 let markList: usize = 0;
+let markStamp: u32 = 0;
 let contextPathCount: u32 = 0;
 /** How many paths `markList` holds. */
 export let markCount: u32 = 0;
@@ -76,12 +77,17 @@ export function setZoneSlot(z: i32): void {
   zoneSlot = z;
 }
 
-/** Points the path marks at the current policy set's tables and clears them. */
-export function resetMarks(stamps: usize, list: usize, contextPaths: u32): void {
+/** Points the path marks at the current policy set's tables (`pathCount` entries) and clears them. */
+export function resetMarks(stamps: usize, list: usize, contextPaths: u32, pathCount: u32): void {
   marks = stamps;
   markList = list;
   contextPathCount = contextPaths;
   markCount = 0;
+  markStamp++;
+  if (markStamp == 0) {
+    memory.fill(stamps, 0, <usize>pathCount << 2);
+    markStamp = 1;
+  }
 }
 
 export function markedPath(i: u32): u32 {
@@ -91,8 +97,8 @@ export function markedPath(i: u32): u32 {
 function markPath(ref: u32): void {
   const id = ref & OTHER ? contextPathCount + (ref & ~OTHER) : ref;
   const at = marks + (<usize>id << 2);
-  if (load<u32>(at) == stamp) return;
-  store<u32>(at, stamp);
+  if (load<u32>(at) == markStamp) return;
+  store<u32>(at, markStamp);
   store<u32>(markList + (<usize>markCount << 2), id);
   markCount++;
 }

@@ -236,7 +236,7 @@ export function explainDecision(out: Buf, record: usize): void {
       if (r.cond == 0) bufStr(out, "\"none\"");
       else {
         setZoneSlot(p.zoneSlot);
-        resetMarks(set.pathMarks, set.pathList, set.paths.ctxCount);
+        resetMarks(set.pathMarks, set.pathList, set.paths.ctxCount, set.paths.ctxCount + set.paths.otherCount);
         const c = changetype<Cond>(r.cond);
         result = evalCond(c);
         if (result == INDETERMINATE) collectPaths(c);

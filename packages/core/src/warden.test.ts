@@ -1,0 +1,218 @@
+import { describe, it, expect, beforeAll } from "vitest";
+import { Warden, PolicyInvalidError, PolicyViolationError, WardenError, type RecoveredEvent } from "./index.js";
+import { wasmBytes } from "./test-support.js";
+
+let module: WebAssembly.Module;
+beforeAll(async () => {
+  module = await WebAssembly.compile(await wasmBytes());
+});
+
+const REFUNDS = [
+  {
+    name: "refunds",
+    rules: [
+      { name: "lookups", effect: "allow", action: "tool.call", resource: "tool/lookup_*" },
+      { name: "small", effect: "allow", action: "tool.call", resource: "tool/issue_refund", conditions: "context.amount <= 50" },
+      { name: "large", effect: "escalate", action: "tool.call", resource: "tool/issue_refund", conditions: "context.amount > 500", reason: "refunds over $500 need a person" },
+      { effect: "deny", action: "tool.call", resource: "tool/delete_*", alert: true, log_context: ["user.id"] },
+    ],
+    rate_limits: [{ action: "tool.call", resource: "tool/issue_refund", limit: 2, period: "1h", scope: "agent" }],
+  },
+];
+
+const create = (policies?: unknown[]) => Warden.create({ wasm: module, policies: policies as never });
+
+describe("check", () => {
+  it("returns the winning rule, its names, reason and flags", async () => {
+    const w = await create(REFUNDS);
+    const d = w.check("tool.call", "tool/delete_account", { user: { id: 7 } });
+    expect(d).toMatchObject({
+      allowed: false, effect: "deny", policy: 0, policyName: "refunds", rule: 3, ruleName: null,
+      reasonGiven: false, indeterminate: [], rateLimit: null, log: true, logContext: ["user.id"], alert: true,
+    });
+    expect(d.reason).toBe("denied by rule 3 of policy 0 (`refunds`)");
+    expect(d.error).toBeUndefined();
+  });
+
+  it("tells an escalation from a denial", async () => {
+    const w = await create(REFUNDS);
+    const d = w.check("tool.call", "tool/issue_refund", { amount: 900 }, { agent: { id: "bot" } });
+    expect(d).toMatchObject({ allowed: false, effect: "escalate", rule: 2, reason: "refunds over $500 need a person", reasonGiven: true });
+    try {
+      w.enforce("tool.call", "tool/issue_refund", { amount: 900 }, { agent: { id: "bot" } });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(PolicyViolationError);
+      expect((e as PolicyViolationError).code).toBe("ERR_POLICY_VIOLATION");
+      expect((e as PolicyViolationError).decision.effect).toBe("escalate");
+    }
+    expect(w.enforce("tool.call", "tool/lookup_order").allowed).toBe(true);
+  });
+
+  it("denies everything before policies are loaded", async () => {
+    const w = await create();
+    expect(w.check("tool.call", "tool/lookup_order")).toMatchObject({ allowed: false, effect: "deny", policy: null, rule: null });
+  });
+
+  it("reads the context as JSON.stringify would", async () => {
+    const w = await create([{
+      rules: [
+        { effect: "allow", action: "date", conditions: "context.when == '2026-03-05T10:00:00.000Z'" },
+        { effect: "allow", action: "nan", conditions: { v: null } },
+        { effect: "allow", action: "gone", conditions: { v: { exists: false } } },
+        { effect: "allow", action: "boxed", conditions: "context.v == 5" },
+      ],
+    }]);
+    expect(w.check("date", undefined, { when: new Date(Date.UTC(2026, 2, 5, 10)) }).allowed).toBe(true);
+    expect(w.check("nan", undefined, { v: NaN }).allowed).toBe(true);
+    expect(w.check("gone", undefined, { v: undefined }).allowed).toBe(true);
+    expect(w.check("gone", undefined, { v: () => 1 }).allowed).toBe(true);
+    expect(w.check("boxed", undefined, { v: new Number(5) }).allowed).toBe(true);
+  });
+
+  it("reads time zones through Intl", async () => {
+    const w = await create([{ timezone: "America/New_York", rules: [{ effect: "allow", action: "a", conditions: "time.hour == 9 AND time.weekday == 4" }] }]);
+    expect(w.check("a", undefined, {}, { time: "2026-03-05T14:30:00Z" }).allowed).toBe(true); // EST, UTC-5
+    expect(w.check("a", undefined, {}, { time: "2026-07-02T13:30:00Z" }).allowed).toBe(true); // EDT, UTC-4
+    expect(w.check("a", undefined, {}, { time: Date.UTC(2026, 6, 2, 14, 30) }).allowed).toBe(false);
+    expect(w.check("a", undefined, {}, { time: new Date(Date.UTC(2026, 2, 5, 14, 59)) }).allowed).toBe(true);
+  });
+});
+
+describe("invalid requests", () => {
+  it("are denials with ERR_REQUEST_INVALID that leave the engine untouched", async () => {
+    const w = await create(REFUNDS);
+    const agent = { id: "bot" };
+    const refund = () => w.check("tool.call", "tool/issue_refund", { amount: 10 }, { agent, time: "2026-03-05T10:00:00Z" });
+    expect(refund().allowed).toBe(true);
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 70; i++) deep = (deep.x = {}) as Record<string, unknown>;
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const cases: Array<[string, () => ReturnType<Warden["check"]>]> = [
+      ["`action` must be a string", () => w.check(7 as never, "tool/issue_refund", { amount: 10 }, { agent })],
+      ["`context` must be a JSON object", () => w.check("tool.call", "tool/issue_refund", [1] as never, { agent })],
+      ["`context` must be a JSON object", () => w.check("tool.call", "tool/issue_refund", null as never, { agent })],
+      ["the context nests more than 64 objects or arrays deep", () => w.check("tool.call", "tool/issue_refund", { amount: 10, unread: root }, { agent })],
+      ["the context nests more than 64 objects or arrays deep", () => w.check("tool.call", "tool/issue_refund", { amount: 10, cyclic }, { agent })],
+      ["BigInt", () => w.check("tool.call", "tool/issue_refund", { amount: 10n as never }, { agent })],
+      ["lone surrogate", () => w.check("tool.call\ud800", "tool/issue_refund", { amount: 10 }, { agent })],
+      ["1 MiB", () => w.check("tool.call", "tool/issue_refund", { amount: 10, note: "é".repeat(600_000) }, { agent })],
+      ["RFC 3339", () => w.check("tool.call", "tool/issue_refund", { amount: 10 }, { agent, time: "2026-03-05 10:00:00Z" })],
+      ["unknown agent field `name`", () => w.check("tool.call", "tool/issue_refund", { amount: 10 }, { agent: { id: "bot", name: "x" } as never })],
+    ];
+    for (const [message, run] of cases) {
+      const d = run();
+      expect(d, message).toMatchObject({ allowed: false, effect: "deny", policy: null, rule: null });
+      expect(d.error?.code, message).toBe("ERR_REQUEST_INVALID");
+      expect(d.error?.message, message).toContain(message);
+    }
+    // The invalid requests did not count: one more refund fits under the limit of 2.
+    expect(refund().allowed).toBe(true);
+    expect(refund()).toMatchObject({ allowed: false, rateLimit: { policy: 0, index: 0 }, reason: "rate limit exceeded", reasonGiven: true });
+  });
+});
+
+describe("load", () => {
+  it("throws every error and keeps the policies in force", async () => {
+    const w = await create(REFUNDS);
+    try {
+      w.load([{ rules: [{ efect: "allow", action: "a" }] }, { rules: [], timezone: "Mars/Olympus" }]);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(PolicyInvalidError);
+      const err = e as PolicyInvalidError;
+      expect(err.code).toBe("ERR_POLICY_INVALID");
+      expect(err.errors.map((x) => `${x.policy}${x.pointer}`).sort()).toEqual(["0/rules/0/efect", "0/rules/0/effect", "1/timezone"]);
+      expect(err.message).toMatch(/^policies do not load: policy \d/);
+    }
+    expect(w.check("tool.call", "tool/lookup_order").allowed).toBe(true);
+    expect(w.metadata?.policies[0].name).toBe("refunds");
+  });
+
+  it("keeps rate-limit counts across a reload of the same limit", async () => {
+    const w = await create(REFUNDS);
+    const opts = { agent: { id: "bot" }, time: "2026-03-05T10:00:00Z" };
+    w.check("tool.call", "tool/issue_refund", { amount: 1 }, opts);
+    w.check("tool.call", "tool/issue_refund", { amount: 1 }, opts);
+    w.load(REFUNDS as never, { bundleVersion: 8 });
+    const d = w.check("tool.call", "tool/issue_refund", { amount: 1 }, opts);
+    expect(d).toMatchObject({ allowed: false, rateLimit: { policy: 0, index: 0 }, bundleVersion: 8 });
+    // A different period is a different limit: its counts start empty.
+    const changed = structuredClone(REFUNDS);
+    changed[0].rate_limits[0].period = "2h";
+    w.load(changed as never);
+    expect(w.check("tool.call", "tool/issue_refund", { amount: 1 }, opts).allowed).toBe(true);
+  });
+});
+
+describe("explain", () => {
+  it("shows every rule, what matched and why the winner won, without counting", async () => {
+    const w = await create(REFUNDS);
+    const opts = { agent: { id: "bot" }, time: "2026-03-05T10:00:00Z" };
+    const e = w.explain("tool.call", "tool/issue_refund", {}, opts);
+    expect(e.decision).toMatchObject({ allowed: false, effect: "escalate", rule: 2, indeterminate: ["context.amount"] });
+    expect(e.rules).toHaveLength(4);
+    expect(e.rules[0]).toMatchObject({ rule: 0, resource: { matched: false, pattern: "tool/lookup_*" } });
+    expect(e.rules[1]).toMatchObject({ rule: 1, conditions: { count: 1, result: "indeterminate", indeterminate: ["context.amount"] }, candidate: false });
+    expect(e.rules[2]).toMatchObject({ rule: 2, action: { matched: true, specificity: [9, 0] }, resource: { matched: true, specificity: [17, 0] }, candidate: true });
+    expect(e.why).toBe("rule 2 of policy 0 is the only candidate");
+    for (let i = 0; i < 5; i++) expect(w.explain("tool.call", "tool/issue_refund", { amount: 5 }, opts).decision.allowed).toBe(true);
+    expect(w.check("tool.call", "tool/issue_refund", { amount: 5 }, opts).allowed).toBe(true);
+  });
+
+  it("says which criterion decided between candidates", async () => {
+    const w = await create([{ rules: [
+      { effect: "allow", action: "tool.call", resource: "tool/*" },
+      { effect: "deny", action: "*", resource: "tool/issue_refund" },
+    ] }]);
+    expect(w.explain("tool.call", "tool/issue_refund").why).toBe(
+      "rule 1 of policy 0 wins over rule 0 of policy 0: its resource pattern is more specific (17 literal characters, 0 wildcards against 5 literal characters, 1 wildcard)",
+    );
+  });
+});
+
+describe("rate-limit state", () => {
+  it("exports and imports into a fresh client", async () => {
+    const a = await create(REFUNDS);
+    const opts = { agent: { id: "bot" }, time: "2026-03-05T10:00:00Z" };
+    a.check("tool.call", "tool/issue_refund", { amount: 1 }, opts);
+    a.check("tool.call", "tool/issue_refund", { amount: 1 }, opts);
+    const state = a.exportState();
+    expect(JSON.parse(state)).toEqual({
+      format: "warden-rate-limits-1",
+      limits: [{
+        policy: "refunds", action: ["tool.call"], resource: ["tool/issue_refund"], period_ms: 3600000, scope: "agent",
+        counts: [{ key: "bot", times: [Date.UTC(2026, 2, 5, 10), Date.UTC(2026, 2, 5, 10)] }],
+      }],
+    });
+    const b = await create(REFUNDS);
+    b.importState(state);
+    expect(b.check("tool.call", "tool/issue_refund", { amount: 1 }, opts)).toMatchObject({ allowed: false, rateLimit: { policy: 0, index: 0 } });
+    expect(() => b.importState("{}")).toThrow(WardenError);
+  });
+});
+
+describe("a trap in the engine", () => {
+  it("is recovered from: a new instance, the policies in force, the counts carried, an event", async () => {
+    const w = await create(REFUNDS);
+    const opts = { agent: { id: "bot" }, time: "2026-03-05T10:00:00Z" };
+    w.check("tool.call", "tool/issue_refund", { amount: 1 }, opts);
+    w.check("tool.call", "tool/issue_refund", { amount: 1 }, opts);
+    const events: RecoveredEvent[] = [];
+    w.on("recovered", (e) => events.push(e));
+    // Make the next decision trap for real: the engine reads far outside its memory.
+    type Exports = { decide: (n: number) => number; load: (p: number, n: number) => number };
+    const engine = (w as unknown as { engine: { x: Exports } }).engine;
+    const real = engine.x;
+    engine.x = { ...real, decide: () => real.load(0xfffffff0, 64) };
+    const d = w.check("tool.call", "tool/issue_refund", { amount: 1 }, opts);
+    expect(events).toHaveLength(1);
+    expect(events[0].error).toBeInstanceOf(WebAssembly.RuntimeError);
+    expect(events[0].countsCarried).toBe(true);
+    // The retried decision ran on the new instance, which still counts the two refunds.
+    expect(d).toMatchObject({ allowed: false, rateLimit: { policy: 0, index: 0 } });
+    expect(w.check("tool.call", "tool/lookup_order").allowed).toBe(true);
+  });
+});
