@@ -253,6 +253,28 @@ function patternList(v: JNode, name: string): bool {
   return ok;
 }
 
+/**
+ * Reads `action` (required) and `resource` (default `*`) into four
+ * consecutive fields at `dst`: actions, actionCount, resources, resourceCount
+ * (the layout Rule and Limit share).
+ */
+function actionsAndResources(node: JNode, dst: usize): void {
+  const action = member(node, "action");
+  if (action == null) missing("action", "a pattern or an array of patterns");
+  else if (patternList(action, "action")) {
+    store<u32>(dst, <u32>listPtr);
+    store<u32>(dst, listCount, 4);
+  }
+  const resource = member(node, "resource");
+  if (resource == null) {
+    store<u32>(dst, changetype<u32>(starPattern), 8);
+    store<u32>(dst, 1, 12);
+  } else if (patternList(resource, "resource")) {
+    store<u32>(dst, <u32>listPtr, 8);
+    store<u32>(dst, listCount, 12);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Context paths outside expressions: dotted segments of [A-Za-z0-9_-]+.
 
@@ -528,20 +550,7 @@ function compileRule(policy: Policy, r: Rule, node: JNode, out: Buf): void {
     }
   }
   r.effect = <u32>e;
-  const action = member(node, "action");
-  if (action == null) missing("action", "a pattern or an array of patterns");
-  else if (patternList(action, "action")) {
-    r.actions = listPtr;
-    r.actionCount = listCount;
-  }
-  const resource = member(node, "resource");
-  if (resource == null) {
-    r.resources = changetype<usize>(starPattern);
-    r.resourceCount = 1;
-  } else if (patternList(resource, "resource")) {
-    r.resources = listPtr;
-    r.resourceCount = listCount;
-  }
+  actionsAndResources(node, changetype<usize>(r) + offsetof<Rule>("actions"));
   condParts.len = 0;
   const conds = member(node, "conditions");
   let count: u32 = conds != null ? conditions(conds) : 0;
@@ -637,20 +646,7 @@ function compileLimit(policy: Policy, l: Limit, node: JNode, nameNode: JNode | n
     return;
   }
   checkMembers(node, LIMIT_FIELDS, "a rate limit");
-  const action = member(node, "action");
-  if (action == null) missing("action", "a pattern or an array of patterns");
-  else if (patternList(action, "action")) {
-    l.actions = listPtr;
-    l.actionCount = listCount;
-  }
-  const resource = member(node, "resource");
-  if (resource == null) {
-    l.resources = changetype<usize>(starPattern);
-    l.resourceCount = 1;
-  } else if (patternList(resource, "resource")) {
-    l.resources = listPtr;
-    l.resourceCount = listCount;
-  }
+  actionsAndResources(node, changetype<usize>(l) + offsetof<Limit>("actions"));
   const limit = member(node, "limit");
   if (limit == null) missing("limit", "an integer of at least 1");
   else if (!isInteger(limit) || limit.num < 1) typeError("limit", "an integer of at least 1");

@@ -218,8 +218,8 @@ function globValue(pt: Pattern, v: usize): bool {
   if (t == V_ARRAY) {
     let q = itemsOf(v);
     for (let i: u32 = 0; i < lengthOf(v); i++) {
-      const e = tagOf(q);
-      if (e != V_ARRAY && e != V_OBJECT && e != V_NULL && globValue(pt, q)) return true;
+      // "An array matches if any element matches", by these same rules.
+      if (globValue(pt, q)) return true;
       q += sizeOf(q);
     }
   }

@@ -42,6 +42,7 @@ export const EFFECT_ESCALATE: u32 = 2;
   index: u32;
   order: u32; // position among all rules of the set
   effect: u32;
+  // actions … resourceCount: the same four fields, in this order, as Limit (compile.ts reads both at once).
   actions: usize; // Pattern structs
   actionCount: u32;
   resources: usize;
@@ -63,7 +64,7 @@ export const SCOPE_CONTEXT: u32 = 2;
 @unmanaged export class Limit {
   policy: u32;
   index: u32;
-  actions: usize;
+  actions: usize; // as in Rule
   actionCount: u32;
   resources: usize;
   resourceCount: u32;
