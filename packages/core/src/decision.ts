@@ -10,36 +10,37 @@ export interface RateLimitRef {
 
 /**
  * The answer to one request (policy-language.md §5). `check` always returns
- * one: an invalid request is a deny with `error` set.
+ * one: an invalid request is a deny with `error` set. Decisions are immutable
+ * (frozen where they are shared between requests).
  */
 export interface Decision {
-  allowed: boolean;
+  readonly allowed: boolean;
   /** `escalate`: not allowed now; a person may approve this one request. */
-  effect: Effect;
+  readonly effect: Effect;
   /** Index of the policy of the winning rule, or null when no rule won. */
-  policy: number | null;
-  policyName: string | null;
+  readonly policy: number | null;
+  readonly policyName: string | null;
   /** Index of the winning rule in its policy, or null. */
-  rule: number | null;
-  ruleName: string | null;
+  readonly rule: number | null;
+  readonly ruleName: string | null;
   /** The rule's own reason, the rate limit's, or a generated text (see `reasonGiven`). */
-  reason: string;
+  readonly reason: string;
   /** Whether `reason` was written by the policy author (false: generated). */
-  reasonGiven: boolean;
+  readonly reasonGiven: boolean;
   /** Paths whose values made conditions indeterminate, sorted by code point. */
-  indeterminate: readonly string[];
+  readonly indeterminate: readonly string[];
   /** The rate limit that denied the request, if one did. */
-  rateLimit: RateLimitRef | null;
+  readonly rateLimit: RateLimitRef | null;
   /** Version of the bundle in force, when policies came from one. */
-  bundleVersion: number | null;
+  readonly bundleVersion: number | null;
   /** Whether hosts write an audit record for this decision (the rule's `log`). */
-  log: boolean;
+  readonly log: boolean;
   /** The only context paths that go into the audit record, when the rule names them. */
-  logContext: readonly string[] | null;
+  readonly logContext: readonly string[] | null;
   /** Whether hosts raise an alert for this decision (the rule's `alert`). */
-  alert: boolean;
+  readonly alert: boolean;
   /** Set when the request was invalid (spec §1a); the decision is then a deny. */
-  error?: { code: "ERR_REQUEST_INVALID" | "ERR_ENGINE"; message: string };
+  readonly error?: { code: "ERR_REQUEST_INVALID" | "ERR_ENGINE"; message: string };
 }
 
 /** Thrown by `enforce` when a decision is not an allow. `decision.effect` tells a denial from an escalation. */

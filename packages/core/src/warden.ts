@@ -98,6 +98,8 @@ export class Warden {
   private needsClock = false;
   /** What a decision won by each rule carries, by policy and rule index, computed at load. */
   private outcomes: Outcome[][] = [];
+  private defaultAllow = outcome("allow", -1, -1, null, null, "", false, true, null, false, null);
+  private defaultDeny = outcome("deny", -1, -1, null, null, "no policies are loaded, so every request is denied", false, true, null, false, null);
   private version: number | null = null;
   private readonly clock: () => number;
   private readonly recovered = new Set<Listener<RecoveredEvent>>();
@@ -148,18 +150,16 @@ export class Warden {
     }
     this.meta = result.metadata;
     this.policies = json;
+    this.version = options.bundleVersion ?? null;
     this.needsClock = result.metadata.reads_time || result.metadata.policies.some((p) => p.rate_limits.length > 0);
     this.segments = result.metadata.paths.slice(0, result.metadata.context_paths).map((p) => p.split(".").slice(1));
-    this.outcomes = result.metadata.policies.map((p, pi) => p.rules.map((r, ri): Outcome => ({
-      policyName: p.name,
-      ruleName: r.name,
-      reason: r.reason ?? generatedReason(r.effect, pi, ri, p.name, r.name),
-      reasonGiven: r.reason !== null,
-      log: r.log,
-      logContext: r.log_context,
-      alert: r.alert,
-    })));
-    this.version = options.bundleVersion ?? null;
+    const version = this.version;
+    this.outcomes = result.metadata.policies.map((p, pi) => p.rules.map((r, ri) => outcome(
+      r.effect, pi, ri, p.name, r.name, r.reason ?? generatedReason(r.effect, pi, ri, p.name, r.name),
+      r.reason !== null, r.log, r.log_context, r.alert, version,
+    )));
+    this.defaultAllow = outcome("allow", -1, -1, null, null, DEFAULT_ALLOW_REASON, false, true, null, false, version);
+    this.defaultDeny = outcome("deny", -1, -1, null, null, DEFAULT_DENY_REASON, false, true, null, false, version);
     return result.metadata;
   }
 
@@ -272,7 +272,9 @@ export class Warden {
       indeterminate = out;
     }
     const rule = e.i32(r + R_RULE);
-    const o = policy >= 0 ? this.outcomes[policy][rule] : effect === "allow" ? DEFAULT_ALLOW : DEFAULT_DENY;
+    const o = policy >= 0 ? this.outcomes[policy][rule] : effect === "allow" ? this.defaultAllow : this.defaultDeny;
+    // Most decisions are exactly their rule's outcome: share one frozen object.
+    if (n === 0 && limitPolicy < 0) return o.decision;
     let reason = o.reason;
     let reasonGiven = o.reasonGiven;
     let rateLimit: RateLimitRef | null = null;
@@ -363,7 +365,7 @@ function isTrap(e: unknown): boolean {
   return e instanceof WebAssembly.RuntimeError || (e instanceof RangeError && /call stack/i.test(e.message));
 }
 
-/** The parts of a decision fixed by the rule that won it (or by the default). */
+/** The parts of a decision fixed by the rule that won it (or by the default), and that decision itself. */
 interface Outcome {
   policyName: string | null;
   ruleName: string | null;
@@ -372,17 +374,24 @@ interface Outcome {
   log: boolean;
   logContext: readonly string[] | null;
   alert: boolean;
+  /** The decision when nothing else (indeterminate paths, a rate limit) is added: frozen, shared. */
+  decision: Decision;
 }
 
-const DEFAULT_ALLOW: Outcome = {
-  policyName: null, ruleName: null, reason: "no rule matched, and every applicable policy allows by default",
-  reasonGiven: false, log: true, logContext: null, alert: false,
-};
+const DEFAULT_ALLOW_REASON = "no rule matched, and every applicable policy allows by default";
+const DEFAULT_DENY_REASON = "no rule matched, so the request is denied by default";
 
-const DEFAULT_DENY: Outcome = {
-  policyName: null, ruleName: null, reason: "no rule matched, so the request is denied by default",
-  reasonGiven: false, log: true, logContext: null, alert: false,
-};
+function outcome(
+  effect: Effect, policy: number, rule: number, policyName: string | null, ruleName: string | null, reason: string,
+  reasonGiven: boolean, log: boolean, logContext: readonly string[] | null, alert: boolean, bundleVersion: number | null,
+): Outcome {
+  const frozenContext = logContext ? Object.freeze([...logContext]) : null;
+  const decision: Decision = Object.freeze({
+    allowed: effect === "allow", effect, policy: policy >= 0 ? policy : null, policyName, rule: rule >= 0 ? rule : null, ruleName,
+    reason, reasonGiven, indeterminate: NONE, rateLimit: null, bundleVersion, log, logContext: frozenContext, alert,
+  });
+  return { policyName, ruleName, reason, reasonGiven, log, logContext: frozenContext, alert, decision };
+}
 
 function generatedReason(effect: Effect, policy: number, rule: number, policyName: string | null, ruleName: string | null): string {
   const verb = effect === "allow" ? "allowed" : effect === "deny" ? "denied" : "escalated for approval";
