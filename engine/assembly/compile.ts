@@ -616,20 +616,25 @@ function compileRule(policy: Policy, r: Rule, node: JNode, out: Buf): void {
 // ---------------------------------------------------------------------------
 // Rate limits (§7)
 
-/** Milliseconds of a period such as `30s` or `2h`, or -1. */
-function periodMs(p: usize, n: usize): f64 {
+// Periods saturate here: far longer than any span between two instants, so a
+// longer one (a "positive integer", however large) behaves the same.
+const FOREVER: i64 = 1 << 62;
+
+/** Seconds of a period such as `30s` or `2h` (a positive integer and a unit), or -1. */
+function periodSeconds(p: usize, n: usize): i64 {
   if (n < 2) return -1;
-  let v: f64 = 0;
+  let v: i64 = 0;
+  let nonZero = false;
   for (let i: usize = 0; i < n - 1; i++) {
     const d = <u32>load<u8>(p + i) - 48;
     if (d > 9) return -1;
-    v = v * 10 + <f64>d;
+    if (d != 0) nonZero = true;
+    v = v > FOREVER / 10 ? FOREVER : v * 10 + <i64>d;
   }
   const unit = <u32>load<u8>(p + n - 1);
-  const scale: f64 = unit == 115 ? 1000 : unit == 109 ? 60000 : unit == 104 ? 3600000 : unit == 100 ? 86400000 : 0;
-  if (scale == 0 || v < 1) return -1;
-  const ms = v * scale;
-  return ms > 9007199254740991 ? -1 : ms;
+  const scale: i64 = unit == 115 ? 1 : unit == 109 ? 60 : unit == 104 ? 3600 : unit == 100 ? 86400 : 0;
+  if (scale == 0 || !nonZero) return -1;
+  return v > FOREVER / scale ? FOREVER : v * scale;
 }
 
 function compileLimit(policy: Policy, l: Limit, node: JNode, nameNode: JNode | null, out: Buf): void {
@@ -654,9 +659,9 @@ function compileLimit(policy: Policy, l: Limit, node: JNode, nameNode: JNode | n
   const period = member(node, "period");
   if (period == null) missing("period", "a positive integer and a unit, as in `30s`, `5m`, `2h` or `1d`");
   else {
-    const ms = period.kind == J_STRING ? periodMs(period.ptr, period.count) : -1;
-    if (ms < 0) typeError("period", "a positive integer and a unit `s`, `m`, `h` or `d`, as in `30s`, `5m`, `2h` or `1d`");
-    else l.periodMs = ms;
+    const seconds = period.kind == J_STRING ? periodSeconds(period.ptr, period.count) : -1;
+    if (seconds < 0) typeError("period", "a positive integer and a unit `s`, `m`, `h` or `d`, as in `30s`, `5m`, `2h` or `1d`");
+    else l.periodSeconds = seconds;
   }
   l.scope = SCOPE_AGENT;
   l.scopeText = arenaCopy(arena, changetype<usize>(AGENT_TEXT), 5);

@@ -18,7 +18,7 @@ import {
   Policy, Rule, Limit, Alt, Bucket, PolicySet, EFFECT_ALLOW, EFFECT_DENY, EFFECT_ESCALATE, effectRank,
   SCOPE_AGENT, SCOPE_GLOBAL, SCOPE_CONTEXT,
 } from "./model";
-import { RateState, Entry, entryFor, isFull, record } from "./ratelimit";
+import { RateState, Entry, entryFor, isFull, record, countWithin } from "./ratelimit";
 
 /** The policies in force (0 before the first successful load). */
 export let current: usize = 0;
@@ -52,7 +52,11 @@ export let agentPresent: bool = false;
 export let agentId: usize = 0;
 export let agentTrust: usize = 0;
 export let agentTags: usize = 0;
-export let now: f64 = 0;
+// Now: whole seconds since the epoch and attoseconds (time.ts).
+export let nowS: i64 = 0;
+export let nowF: u64 = 0;
+/** Bytes before the zone offsets in a request record. */
+const HEADER: usize = 24;
 let actionPtr: usize = 0;
 let actionLen: usize = 0;
 let resourcePtr: usize = 0;
@@ -169,16 +173,23 @@ function isName(p: usize, n: usize, s: string): bool {
 /** Reads and checks the record; returns 0, or the invalid-request record. */
 function readRequest(set: PolicySet, p: usize, len: usize): usize {
   const end = p + len;
-  if (len < 16) return invalid("the request record is shorter than its 16-byte header");
-  now = load<f64>(p);
-  const zones = load<u32>(p, 8);
-  const slots = load<u32>(p, 12);
+  if (len < HEADER) return invalid("the request record is shorter than its 24-byte header");
+  const seconds = load<f64>(p);
+  const nanos = load<u32>(p, 8);
+  const attos = load<u32>(p, 12);
+  const zones = load<u32>(p, 16);
+  const slots = load<u32>(p, 20);
   if (zones != set.zoneCount || slots != set.paths.ctxCount) {
     return invalid("the request record does not match the policies in force (zone or context path count): reload the metadata");
   }
-  if (now != now || Math.abs(now) > 8.64e15) return invalid("the request time is not a valid instant");
-  if (<usize>zones * 4 > len - 16) return invalid("the request record is truncated");
-  const offsets = p + 16;
+  // Seconds are a whole number within ±2^53 (well past year 9999 either way).
+  if (!(Math.abs(seconds) <= 9007199254740991) || Math.floor(seconds) != seconds || nanos >= 1_000_000_000 || attos >= 1_000_000_000) {
+    return invalid("the request time is not a valid instant");
+  }
+  nowS = <i64>seconds;
+  nowF = <u64>nanos * 1_000_000_000 + <u64>attos;
+  if (<usize>zones * 4 > len - HEADER) return invalid("the request record is truncated");
+  const offsets = p + HEADER;
   let q = offsets + (<usize>zones << 2);
   // action
   if (q >= end || !stringTag(q)) return invalid("`action` must be a string");
@@ -228,7 +239,7 @@ function readRequest(set: PolicySet, p: usize, len: usize): usize {
     q = next;
   }
   if (q != end) return invalid("the request record has bytes after its last value");
-  setRequest(set.slotValues, actionValue, resourceValue, agentId, agentTrust, agentTags, now, offsets, set.timeCache, scratch, stamp);
+  setRequest(set.slotValues, actionValue, resourceValue, agentId, agentTrust, agentTags, nowS, offsets, set.timeCache, scratch, stamp);
   resetMarks(set.pathMarks, set.pathList, set.paths.ctxCount, set.paths.ctxCount + set.paths.otherCount);
   return 0;
 }
@@ -441,7 +452,7 @@ export function scopeKey(l: Limit): void {
   }
   if (l.scope == SCOPE_AGENT) {
     keyPtr = agentId != 0 ? bytesOf(agentId) : 0;
-    keyLen = agentId != 0 ? lengthOf(agentId) : 0;
+    keyLen = agentId != 0 ? <usize>lengthOf(agentId) : 0;
     return;
   }
   const set = changetype<PolicySet>(current);
@@ -477,18 +488,14 @@ export function limitMatches(l: Limit): bool {
 /** Counts of the limit for this request's key: used by explain. */
 export function limitCount(l: Limit): u32 {
   scopeKey(l);
-  const e = entryFor(changetype<RateState>(l.state), keyPtr, keyLen, false, l.periodMs);
-  if (e == 0) return 0;
-  const entry = changetype<Entry>(e);
-  let n: u32 = 0;
-  for (let i: u32 = 0; i < entry.size; i++) if (load<f64>(entry.times + (<usize>i << 3)) > now - l.periodMs) n++;
-  return n;
+  const e = entryFor(changetype<RateState>(l.state), keyPtr, keyLen, false, l.periodSeconds);
+  return e == 0 ? 0 : countWithin(changetype<Entry>(e), nowS, nowF, l.periodSeconds);
 }
 
 export function limitFull(l: Limit): bool {
   scopeKey(l);
-  const e = entryFor(changetype<RateState>(l.state), keyPtr, keyLen, false, l.periodMs);
-  return e != 0 && isFull(changetype<Entry>(e), l.limit, now, l.periodMs);
+  const e = entryFor(changetype<RateState>(l.state), keyPtr, keyLen, false, l.periodSeconds);
+  return e != 0 && isFull(changetype<Entry>(e), l.limit, nowS, nowF, l.periodSeconds);
 }
 
 function applyLimits(set: PolicySet, count: bool): Limit | null {
@@ -505,7 +512,7 @@ function applyLimits(set: PolicySet, count: bool): Limit | null {
     if (!limitMatches(l)) continue;
     scopeKey(l);
     const state = changetype<RateState>(l.state);
-    record(state, changetype<Entry>(entryFor(state, keyPtr, keyLen, true, l.periodMs)), l.limit, now);
+    record(state, changetype<Entry>(entryFor(state, keyPtr, keyLen, true, l.periodSeconds)), l.limit, nowS, nowF);
   }
   return null;
 }
@@ -522,7 +529,7 @@ export function decide(p: usize, len: usize, count: bool): usize {
   deniedBy = null;
   if (current == 0) {
     // Nothing loaded: deny (DESIGN.md principle 5). The record must still be well formed.
-    if (len < 16 || load<u32>(p, 8) != 0 || load<u32>(p, 12) != 0) return invalid("no policies are loaded and the request record is not empty of zones and paths");
+    if (len < HEADER || load<u32>(p, 16) != 0 || load<u32>(p, 20) != 0) return invalid("no policies are loaded and the request record is not empty of zones and paths");
     return writeRecord(false, EFFECT_DENY);
   }
   const set = changetype<PolicySet>(current);

@@ -33,7 +33,7 @@ export let resource: usize = 0; // encoded string
 export let agentId: usize = 0; // encoded values or 0 when absent
 export let agentTrust: usize = 0;
 export let agentTags: usize = 0;
-export let nowMs: f64 = 0;
+export let nowSeconds: i64 = 0;
 export let zoneOffsets: usize = 0; // i32 seconds per zone slot
 let timeCache: usize = 0; // per zone slot: stamp u32, then TIME_FIELDS encoded numbers (9 bytes each)
 let stamp: u32 = 0; // the decision's stamp (decide.ts): marks time fields and paths as this decision's
@@ -58,7 +58,7 @@ export function timeCacheSize(zones: u32): usize {
 
 export function setRequest(
   s: usize, act: usize, res: usize, id: usize, trust: usize, tags: usize,
-  now: f64, offsets: usize, cache: usize, arena: Arena, decisionStamp: u32,
+  now: i64, offsets: usize, cache: usize, arena: Arena, decisionStamp: u32,
 ): void {
   slots = s;
   action = act;
@@ -66,7 +66,7 @@ export function setRequest(
   agentId = id;
   agentTrust = trust;
   agentTags = tags;
-  nowMs = now;
+  nowSeconds = now;
   zoneOffsets = offsets;
   timeCache = cache;
   scratch = arena;
@@ -108,7 +108,7 @@ function timeValue(field: u32): usize {
   if (load<u32>(slot) != stamp) {
     store<u32>(slot, stamp);
     const fields = timeScratch;
-    timeFields(nowMs, load<i32>(zoneOffsets + (<usize>zoneSlot << 2)), fields);
+    timeFields(nowSeconds, load<i32>(zoneOffsets + (<usize>zoneSlot << 2)), fields);
     for (let i: usize = 0; i < <usize>TIME_FIELDS; i++) {
       const v = slot + 4 + i * 9;
       store<u8>(v, <u8>V_NUMBER);

@@ -57,6 +57,7 @@ let kind: u32 = K_EOF;
 let tokStart: usize = 0;
 let tokLen: usize = 0;
 let tokNum: f64 = 0;
+let tokBang = false; // K_NOT spelled `!` (which cannot start `NOT IN`)
 let strPtr: usize = 0; // decoded string literal
 let strLen: usize = 0;
 
@@ -186,6 +187,7 @@ function next(): void {
   const c = <u32>load<u8>(pos);
   const d = peek(pos + 1);
   let len: usize = 1;
+  tokBang = false;
   if (c == 40) kind = K_LPAREN;
   else if (c == 41) kind = K_RPAREN;
   else if (c == 91) kind = K_LBRACK;
@@ -202,7 +204,10 @@ function next(): void {
     if (d == 61) {
       kind = K_NE;
       len = 2;
-    } else kind = K_NOT;
+    } else {
+      kind = K_NOT;
+      tokBang = true;
+    }
   } else if (c == 60) {
     if (d == 61) {
       kind = K_LE;
@@ -411,7 +416,7 @@ function parseCompare(depth: u32): Cond | null {
   const left = parseOperand(depth);
   if (left == null) return null;
   let op = comparisonOperator();
-  if (op == 0 && kind == K_NOT) {
+  if (op == 0 && kind == K_NOT && !tokBang) {
     next();
     if (failed) return null;
     if (kind != K_IN) {

@@ -8,7 +8,7 @@ import { compileSet, freeSet, meta } from "./compile";
 import { PolicySet, Limit } from "./model";
 import { current, setCurrent, decide as decideRecord } from "./decide";
 import { stateNew, stateFree, sameLimit, trimAll } from "./ratelimit";
-import { parseTime } from "./time";
+import { parseTime, parsedSeconds, parsedFraction } from "./time";
 import { explainDecision } from "./explain";
 import { exportState, importState } from "./state";
 
@@ -18,7 +18,7 @@ const ABI_VERSION: i32 = 1;
 const output: Buf = bufNew(4096);
 let request: usize = 0;
 let requestCap: usize = 0;
-const timeResult: usize = memory.data(8);
+const timeResult: usize = memory.data(16);
 
 export function abi_version(): i32 {
   return ABI_VERSION;
@@ -116,10 +116,12 @@ export function explain(len: usize): usize {
   return record;
 }
 
+/** The instant as the first 16 bytes of a request record: f64 whole seconds, u32 nanoseconds, u32 attoseconds. */
 export function parse_time(ptr: usize, len: usize): usize {
-  const ms = parseTime(ptr, len);
-  if (ms != ms) return 0;
-  store<f64>(timeResult, ms);
+  if (!parseTime(ptr, len)) return 0;
+  store<f64>(timeResult, <f64>parsedSeconds);
+  store<u32>(timeResult, <u32>(parsedFraction / 1_000_000_000), 8);
+  store<u32>(timeResult, <u32>(parsedFraction % 1_000_000_000), 12);
   return timeResult;
 }
 

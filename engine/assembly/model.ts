@@ -69,7 +69,7 @@ export const SCOPE_CONTEXT: u32 = 2;
   resources: usize;
   resourceCount: u32;
   limit: u32;
-  periodMs: f64;
+  periodSeconds: i64; // saturated far beyond any time span
   scope: u32;
   scopeRef: u32; // context slot for SCOPE_CONTEXT
   scopeText: usize; // "agent", "global" or "context.<path>"

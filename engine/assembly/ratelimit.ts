@@ -1,19 +1,27 @@
 // Rate-limit counts (policy-language.md §7). Each limit keeps, per scope key,
-// the times of the requests it counted. A request is over the limit when
-// `limit` counted times t satisfy now - t < period; since that predicate is
-// monotone in t, the `limit` newest times decide it, so each key keeps only
-// those, in a min-heap: a check is one comparison with the heap's minimum.
+// the instants of the requests it counted, sorted, in a ring. A request is
+// over the limit when `limit` counted instants t satisfy now - t < period,
+// i.e. now < t + period; that holds for every t after some point, so it is
+// enough to look at the limit-th newest: a check is one comparison.
+//
+// A key keeps its newest max(limit, 64) instants. With time moving
+// backwards (a caller's injected times) the newest `limit` still decide
+// exactly; the extra ones keep a limit raised by a reload exact up to 64.
 //
 // States live on the heap, not in the policy set's arena, so a reload can
 // hand them to the limits of the new set (same policy name, action, resource,
-// period and scope). Keys whose newest time has left its window (relative to
-// the latest time counted) are swept when a limit's table grows, which bounds
-// memory by the keys active within a period.
+// period and scope). Keys whose newest instant has left its window (relative
+// to the latest instant counted) are swept when a limit's table grows, which
+// bounds memory by the keys active within a period.
 
 import { alloc, free } from "./memory";
 import { bytesEqual, hashBytes } from "./bytes";
 import { Limit } from "./model";
 import { Pattern } from "./pattern";
+import { before, addSeconds } from "./time";
+
+const KEEP_AT_LEAST: u32 = 64;
+const SLOT: usize = 16; // an instant: i64 seconds, u64 attoseconds
 
 @unmanaged export class RateState {
   slots: usize; // u32 Entry pointers, 0 = empty
@@ -21,17 +29,18 @@ import { Pattern } from "./pattern";
   count: u32;
   sweepAt: u32;
   noValue: usize; // the shared Entry of requests with no value for the scope
-  latest: f64; // the latest time counted
+  latestS: i64; // the latest instant counted
+  latestF: u64;
 }
 
 @unmanaged export class Entry {
   hash: u32;
   key: usize;
   keyLen: u32;
-  times: usize; // f64 min-heap
+  times: usize; // ring of instants, oldest at `head`
+  head: u32;
   size: u32;
-  cap: u32;
-  newest: f64;
+  capacity: u32; // slots allocated (a power of two)
 }
 
 const INITIAL_SLOTS: u32 = 16;
@@ -44,7 +53,8 @@ export function stateNew(): RateState {
   s.count = 0;
   s.sweepAt = 64;
   s.noValue = 0;
-  s.latest = -Infinity;
+  s.latestS = i64.MIN_VALUE;
+  s.latestF = 0;
   return s;
 }
 
@@ -73,11 +83,17 @@ function entryNew(key: usize, n: usize, h: u32): Entry {
     memory.copy(e.key, key, n);
   }
   e.keyLen = <u32>n;
-  e.cap = 4;
-  e.times = alloc(4 << 3);
+  e.capacity = 4;
+  e.times = alloc(4 * SLOT);
+  e.head = 0;
   e.size = 0;
-  e.newest = -Infinity;
   return e;
+}
+
+/** The i-th oldest instant's slot. */
+// @ts-ignore: decorator
+@inline export function slotAt(e: Entry, i: u32): usize {
+  return e.times + <usize>((e.head + i) & (e.capacity - 1)) * SLOT;
 }
 
 function insertSlot(s: RateState, e: Entry): void {
@@ -86,7 +102,14 @@ function insertSlot(s: RateState, e: Entry): void {
   store<u32>(s.slots + (<usize>i << 2), changetype<u32>(e));
 }
 
-function rehash(s: RateState, cap: u32, dropBefore: f64): void {
+/** Whether the entry's newest instant is at or before the latest counted minus the period. */
+function expired(s: RateState, e: Entry, periodS: i64): bool {
+  if (e.size == 0) return true;
+  const t = slotAt(e, e.size - 1);
+  return !before(s.latestS, s.latestF, addSeconds(load<i64>(t), periodS), load<u64>(t, 8));
+}
+
+function rehash(s: RateState, cap: u32, sweep: bool, periodS: i64): void {
   const old = s.slots;
   const oldCap = s.mask + 1;
   s.slots = alloc(<usize>cap << 2);
@@ -97,7 +120,7 @@ function rehash(s: RateState, cap: u32, dropBefore: f64): void {
     const p = <usize>load<u32>(old + (<usize>i << 2));
     if (p == 0) continue;
     const e = changetype<Entry>(p);
-    if (e.newest <= dropBefore) {
+    if (sweep && expired(s, e, periodS)) {
       entryFree(e);
       continue;
     }
@@ -108,7 +131,7 @@ function rehash(s: RateState, cap: u32, dropBefore: f64): void {
 }
 
 /** The entry of a scope key (`key == 0`: the no-value key), or 0 when absent and `create` is false. */
-export function entryFor(s: RateState, key: usize, n: usize, create: bool, periodMs: f64): usize {
+export function entryFor(s: RateState, key: usize, n: usize, create: bool, periodS: i64): usize {
   if (key == 0) {
     if (s.noValue == 0 && create) s.noValue = changetype<usize>(entryNew(0, 0, 0));
     return s.noValue;
@@ -125,81 +148,92 @@ export function entryFor(s: RateState, key: usize, n: usize, create: bool, perio
   if (!create) return 0;
   if (s.count >= s.sweepAt) {
     // Forget keys whose newest count has left the window, then size the table for the rest.
-    rehash(s, s.mask + 1, s.latest - periodMs);
+    rehash(s, s.mask + 1, true, periodS);
     s.sweepAt = max<u32>(64, s.count << 1);
   }
-  if ((s.count + 1) * 4 > (s.mask + 1) * 3) rehash(s, (s.mask + 1) << 1, -Infinity);
+  if ((s.count + 1) * 4 > (s.mask + 1) * 3) rehash(s, (s.mask + 1) << 1, false, 0);
   const e = entryNew(key, n, h);
   insertSlot(s, e);
   s.count++;
   return changetype<usize>(e);
 }
 
-/** Whether `limit` counted times lie within the period before `now`. */
-export function isFull(e: Entry, limit: u32, now: f64, periodMs: f64): bool {
-  return e.size >= limit && load<f64>(e.times) > now - periodMs;
-}
-
-function siftDown(h: usize, n: u32, i: u32): void {
-  while (true) {
-    const l: u32 = 2 * i + 1;
-    if (l >= n) return;
-    let m = l;
-    if (l + 1 < n && load<f64>(h + (<usize>(l + 1) << 3)) < load<f64>(h + (<usize>l << 3))) m = l + 1;
-    const a = load<f64>(h + (<usize>i << 3));
-    const b = load<f64>(h + (<usize>m << 3));
-    if (a <= b) return;
-    store<f64>(h + (<usize>i << 3), b);
-    store<f64>(h + (<usize>m << 3), a);
-    i = m;
+/** How many counted instants t satisfy now < t + period. */
+export function countWithin(e: Entry, nowS: i64, nowF: u64, periodS: i64): u32 {
+  let n: u32 = 0;
+  for (let i = e.size; i > 0; i--) {
+    const t = slotAt(e, i - 1);
+    if (!before(nowS, nowF, addSeconds(load<i64>(t), periodS), load<u64>(t, 8))) break;
+    n++;
   }
+  return n;
 }
 
-/** Counts a request at time `t`, keeping the `limit` newest times. */
-export function record(s: RateState, e: Entry, limit: u32, t: f64): void {
-  if (t > s.latest) s.latest = t;
-  if (t > e.newest) e.newest = t;
-  if (e.size < limit) {
-    if (e.size == e.cap) {
-      const cap = min<u32>(e.cap << 1, max<u32>(limit, 4));
-      const fresh = alloc(<usize>cap << 3);
-      memory.copy(fresh, e.times, <usize>e.size << 3);
-      free(e.times);
-      e.times = fresh;
-      e.cap = cap;
-    }
-    // Sift up.
-    let i = e.size++;
-    store<f64>(e.times + (<usize>i << 3), t);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const a = load<f64>(e.times + (<usize>parent << 3));
-      if (a <= t) break;
-      store<f64>(e.times + (<usize>i << 3), a);
-      store<f64>(e.times + (<usize>parent << 3), t);
-      i = parent;
-    }
-  } else if (limit > 0 && t > load<f64>(e.times)) {
-    store<f64>(e.times, t);
-    siftDown(e.times, e.size, 0);
+/** Whether `limit` counted instants lie within the period before now. */
+export function isFull(e: Entry, limit: u32, nowS: i64, nowF: u64, periodS: i64): bool {
+  if (e.size < limit) return false;
+  const t = slotAt(e, e.size - limit);
+  return before(nowS, nowF, addSeconds(load<i64>(t), periodS), load<u64>(t, 8));
+}
+
+function keepFor(limit: u32): u32 {
+  return max<u32>(limit, KEEP_AT_LEAST);
+}
+
+/** Moves the ring into a buffer of `capacity` slots, oldest first. */
+function regrow(e: Entry, capacity: u32): void {
+  const fresh = alloc(<usize>capacity * SLOT);
+  for (let i: u32 = 0; i < e.size; i++) memory.copy(fresh + <usize>i * SLOT, slotAt(e, i), SLOT);
+  free(e.times);
+  e.times = fresh;
+  e.head = 0;
+  e.capacity = capacity;
+}
+
+/** Counts a request at instant (ts, tf), keeping the newest max(limit, 64). */
+export function record(s: RateState, e: Entry, limit: u32, ts: i64, tf: u64): void {
+  if (before(s.latestS, s.latestF, ts, tf)) {
+    s.latestS = ts;
+    s.latestF = tf;
   }
-}
-
-/** Drops the oldest times beyond `limit` (a limit lowered by a reload). */
-export function trim(e: Entry, limit: u32): void {
-  while (e.size > limit) {
+  const keep = keepFor(limit);
+  if (e.size >= keep) {
+    // Full: the oldest leaves, unless the new one is older still.
+    const oldest = slotAt(e, 0);
+    if (!before(load<i64>(oldest), load<u64>(oldest, 8), ts, tf)) return;
+    e.head = (e.head + 1) & (e.capacity - 1);
     e.size--;
-    store<f64>(e.times, load<f64>(e.times + (<usize>e.size << 3)));
-    siftDown(e.times, e.size, 0);
   }
+  if (e.size == e.capacity) regrow(e, e.capacity << 1);
+  // Insert in order; time usually moves forward, so this is an append.
+  let i = e.size;
+  while (i > 0) {
+    const prev = slotAt(e, i - 1);
+    if (!before(ts, tf, load<i64>(prev), load<u64>(prev, 8))) break;
+    memory.copy(slotAt(e, i), prev, SLOT);
+    i--;
+  }
+  const at = slotAt(e, i);
+  store<i64>(at, ts);
+  store<u64>(at, tf, 8);
+  e.size++;
 }
 
+/** Drops the oldest instants beyond what `limit` keeps (a limit lowered by a reload). */
 export function trimAll(s: RateState, limit: u32): void {
+  const keep = keepFor(limit);
   for (let i: u32 = 0; i <= s.mask; i++) {
     const p = <usize>load<u32>(s.slots + (<usize>i << 2));
-    if (p != 0) trim(changetype<Entry>(p), limit);
+    if (p != 0) trim(changetype<Entry>(p), keep);
   }
-  if (s.noValue != 0) trim(changetype<Entry>(s.noValue), limit);
+  if (s.noValue != 0) trim(changetype<Entry>(s.noValue), keep);
+}
+
+function trim(e: Entry, keep: u32): void {
+  while (e.size > keep) {
+    e.head = (e.head + 1) & (e.capacity - 1);
+    e.size--;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -221,6 +255,6 @@ export function sameLimit(a: Limit, b: Limit): bool {
     && bytesEqual(a.policyName, a.policyNameLen, b.policyName, b.policyNameLen)
     && samePatterns(a.actions, a.actionCount, b.actions, b.actionCount)
     && samePatterns(a.resources, a.resourceCount, b.resources, b.resourceCount)
-    && a.periodMs == b.periodMs
+    && a.periodSeconds == b.periodSeconds
     && bytesEqual(a.scopeText, a.scopeLen, b.scopeText, b.scopeLen);
 }

@@ -8,7 +8,8 @@ import { JNode, J_NULL, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT, parseJson, member
 import { Pattern } from "./pattern";
 import { Limit, PolicySet } from "./model";
 import { current } from "./decide";
-import { RateState, Entry, entryFor, record } from "./ratelimit";
+import { RateState, Entry, entryFor, record, slotAt } from "./ratelimit";
+import { ATTOS_PER_SECOND } from "./time";
 
 function writePatterns(out: Buf, list: usize, n: u32): void {
   bufByte(out, 91);
@@ -30,9 +31,64 @@ function writeEntry(out: Buf, e: Entry, first: bool, noValue: bool): bool {
   bufStr(out, ",\"times\":[");
   for (let i: u32 = 0; i < e.size; i++) {
     if (i > 0) bufByte(out, 44);
-    bufNumber(out, load<f64>(e.times + (<usize>i << 3)));
+    const t = slotAt(e, i);
+    writeInstant(out, load<i64>(t), load<u64>(t, 8));
   }
   bufStr(out, "]}");
+  return true;
+}
+
+/** An instant as the string "seconds[.fraction]", exact. */
+function writeInstant(out: Buf, s: i64, f: u64): void {
+  bufByte(out, 34);
+  bufI64(out, s);
+  if (f != 0) {
+    bufByte(out, 46);
+    let digits = 18;
+    while (f % 10 == 0) {
+      f /= 10;
+      digits--;
+    }
+    const start = out.len;
+    for (let i = 0; i < digits; i++) bufByte(out, 48);
+    for (let i = digits - 1; i >= 0; i--) {
+      store<u8>(out.ptr + start + <usize>i, <u8>(48 + f % 10));
+      f /= 10;
+    }
+  }
+  bufByte(out, 34);
+}
+
+// The instant `readInstant` read.
+let instantS: i64 = 0;
+let instantF: u64 = 0;
+
+/** Reads "seconds[.fraction]" (at most 18 fraction digits); false when malformed. */
+function readInstant(p: usize, n: usize): bool {
+  let i: usize = 0;
+  const negative = n > 0 && load<u8>(p) == 45;
+  if (negative) i++;
+  const start = i;
+  let s: i64 = 0;
+  while (i < n && <u32>load<u8>(p + i) - 48 < 10) {
+    if (s > 100_000_000_000_000_000) return false;
+    s = s * 10 + <i64>(load<u8>(p + i) - 48);
+    i++;
+  }
+  if (i == start) return false;
+  let f: u64 = 0;
+  if (i < n) {
+    if (load<u8>(p + i) != 46 || n - i - 1 < 1 || n - i - 1 > 18) return false;
+    let scale: u64 = ATTOS_PER_SECOND / 10;
+    for (i++; i < n; i++) {
+      const d = <u32>load<u8>(p + i) - 48;
+      if (d > 9) return false;
+      f += <u64>d * scale;
+      scale /= 10;
+    }
+  }
+  instantS = negative ? -s : s;
+  instantF = f;
   return true;
 }
 
@@ -50,8 +106,8 @@ export function exportState(out: Buf): void {
       writePatterns(out, l.actions, l.actionCount);
       bufStr(out, ",\"resource\":");
       writePatterns(out, l.resources, l.resourceCount);
-      bufStr(out, ",\"period_ms\":");
-      bufNumber(out, l.periodMs);
+      bufStr(out, ",\"period_seconds\":");
+      bufI64(out, l.periodSeconds);
       bufStr(out, ",\"scope\":");
       bufJsonString(out, l.scopeText, l.scopeLen);
       bufStr(out, ",\"counts\":[");
@@ -86,11 +142,11 @@ function matches(l: Limit, x: JNode): bool {
   if (l.hasPolicyName) {
     if (policy.kind != J_STRING || !bytesEqual(policy.ptr, policy.count, l.policyName, l.policyNameLen)) return false;
   } else if (policy.kind != J_NULL) return false;
-  const period = member(x, "period_ms");
+  const period = member(x, "period_seconds");
   const scope = member(x, "scope");
   return samePatternList(l.actions, l.actionCount, member(x, "action"))
     && samePatternList(l.resources, l.resourceCount, member(x, "resource"))
-    && period != null && period.kind == J_NUMBER && period.num == l.periodMs
+    && period != null && period.kind == J_NUMBER && period.num == <f64>l.periodSeconds
     && scope != null && scope.kind == J_STRING && bytesEqual(scope.ptr, scope.count, l.scopeText, l.scopeLen);
 }
 
@@ -105,7 +161,10 @@ function countsValid(x: JNode): bool {
     const times = member(c, "times");
     if (key == null || (key.kind != J_STRING && key.kind != J_NULL)) return false;
     if (times == null || times.kind != J_ARRAY) return false;
-    for (let k: u32 = 0; k < times.count; k++) if (element(times, k).kind != J_NUMBER) return false;
+    for (let k: u32 = 0; k < times.count; k++) {
+      const t = element(times, k);
+      if (t.kind != J_STRING || !readInstant(t.ptr, t.count)) return false;
+    }
   }
   return true;
 }
@@ -160,9 +219,13 @@ export function importState(p: usize, n: usize, out: Buf): bool {
           const key = member(c, "key")!;
           const times = member(c, "times")!;
           const e = key.kind == J_NULL
-            ? entryFor(s, 0, 0, true, l.periodMs)
-            : entryFor(s, key.count == 0 ? EMPTY : key.ptr, key.count, true, l.periodMs);
-          for (let t: u32 = 0; t < times.count; t++) record(s, changetype<Entry>(e), l.limit, element(times, t).num);
+            ? entryFor(s, 0, 0, true, l.periodSeconds)
+            : entryFor(s, key.count == 0 ? EMPTY : key.ptr, key.count, true, l.periodSeconds);
+          for (let t: u32 = 0; t < times.count; t++) {
+            const time = element(times, t);
+            readInstant(time.ptr, time.count);
+            record(s, changetype<Entry>(e), l.limit, instantS, instantF);
+          }
         }
         break;
       }

@@ -79,53 +79,64 @@ function expect(p: usize, c: u32): bool {
   return <u32>load<u8>(p) == c;
 }
 
+// An instant is whole seconds since the epoch (i64) and a fraction of a
+// second in attoseconds (u64, below 10^18): exact for RFC 3339 fractions of up
+// to 18 digits, so no window or time field is ever off by a rounding.
+export const ATTOS_PER_SECOND: u64 = 1_000_000_000_000_000_000;
+
+// The instant `parseTime` read.
+export let parsedSeconds: i64 = 0;
+export let parsedFraction: u64 = 0;
+
 /**
  * Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (upper-case `T` and `Z`)
- * into epoch milliseconds; NaN when the text is not such a time. A leap
- * second (`:60`) reads as the second after `:59`.
+ * into parsedSeconds/parsedFraction; false when the text is not such a time.
+ * A leap second (`:60`) reads as the second after `:59`. Fraction digits past
+ * the 18th (below an attosecond) are dropped.
  */
-export function parseTime(p: usize, n: usize): f64 {
-  if (n < 20) return NaN;
+export function parseTime(p: usize, n: usize): bool {
+  if (n < 20) return false;
   const year = digits(p, 4);
   const month = digits(p + 5, 2);
   const day = digits(p + 8, 2);
   const hour = digits(p + 11, 2);
   const minute = digits(p + 14, 2);
   const second = digits(p + 17, 2);
-  if (!expect(p + 4, 45) || !expect(p + 7, 45) || !expect(p + 10, 84) || !expect(p + 13, 58) || !expect(p + 16, 58)) return NaN;
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
-  if (second < 0 || second > 60 || day > daysInMonth(year, month)) return NaN;
+  if (!expect(p + 4, 45) || !expect(p + 7, 45) || !expect(p + 10, 84) || !expect(p + 13, 58) || !expect(p + 16, 58)) return false;
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return false;
+  if (second < 0 || second > 60 || day > daysInMonth(year, month)) return false;
   let i: usize = 19;
-  let fraction: f64 = 0;
+  let fraction: u64 = 0;
   if (load<u8>(p + i) == 46) {
     i++;
     const start = i;
-    let scale: f64 = 100; // the first fraction digit is hundreds of milliseconds
+    let scale: u64 = ATTOS_PER_SECOND / 10;
     while (i < n) {
       const d = <u32>load<u8>(p + i) - 48;
       if (d > 9) break;
-      fraction += <f64>d * scale;
+      fraction += <u64>d * scale;
       scale /= 10;
       i++;
     }
-    if (i == start) return NaN;
+    if (i == start) return false;
   }
-  if (i >= n) return NaN;
+  if (i >= n) return false;
   let offsetMinutes: i64 = 0;
   const z = <u32>load<u8>(p + i);
   if (z == 90) {
-    if (i + 1 != n) return NaN;
+    if (i + 1 != n) return false;
   } else if (z == 43 || z == 45) {
-    if (i + 6 != n || !expect(p + i + 3, 58)) return NaN;
+    if (i + 6 != n || !expect(p + i + 3, 58)) return false;
     const oh = digits(p + i + 1, 2);
     const om = digits(p + i + 4, 2);
-    if (oh < 0 || oh > 23 || om < 0 || om > 59) return NaN;
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return false;
     offsetMinutes = oh * 60 + om;
     if (z == 45) offsetMinutes = -offsetMinutes;
-  } else return NaN;
+  } else return false;
   const days = daysFromCivil(year, month, day);
-  const seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
-  return <f64>seconds * 1000 + fraction;
+  parsedSeconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
+  parsedFraction = fraction;
+  return true;
 }
 
 // The `time.*` fields, indexed as the expression compiler numbers them.
@@ -139,11 +150,14 @@ export const T_EPOCH: u32 = 6;
 export const TIME_FIELDS: u32 = 7;
 
 /** Writes the seven fields as f64s at `out`, read at `offsetSeconds` east of UTC. */
-export function timeFields(nowMs: f64, offsetSeconds: i32, out: usize): void {
-  const epochSeconds = Math.floor(nowMs / 1000);
-  const local = epochSeconds + <f64>offsetSeconds;
-  const days = <i64>Math.floor(local / 86400);
-  const secondOfDay = <i64>(local - <f64>days * 86400);
+export function timeFields(epochSeconds: i64, offsetSeconds: i32, out: usize): void {
+  const local = epochSeconds + <i64>offsetSeconds;
+  let days = local / 86400;
+  let secondOfDay = local % 86400;
+  if (secondOfDay < 0) {
+    secondOfDay += 86400;
+    days--;
+  }
   civilFromDays(days);
   store<f64>(out, <f64>civilYear, T_YEAR << 3);
   store<f64>(out, <f64>civilMonth, T_MONTH << 3);
@@ -154,5 +168,17 @@ export function timeFields(nowMs: f64, offsetSeconds: i32, out: usize): void {
   let wd = (days + 3) % 7;
   if (wd < 0) wd += 7;
   store<f64>(out, <f64>(wd + 1), T_WEEKDAY << 3);
-  store<f64>(out, epochSeconds, T_EPOCH << 3);
+  store<f64>(out, <f64>epochSeconds, T_EPOCH << 3);
+}
+
+/** Whether instant a is before instant b. */
+// @ts-ignore: decorator
+@inline export function before(as: i64, af: u64, bs: i64, bf: u64): bool {
+  return as < bs || (as == bs && af < bf);
+}
+
+/** a + seconds, saturating (a period longer than any time span acts as forever). */
+// @ts-ignore: decorator
+@inline export function addSeconds(a: i64, seconds: i64): i64 {
+  return a > i64.MAX_VALUE - seconds ? i64.MAX_VALUE : a + seconds;
 }

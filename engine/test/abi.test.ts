@@ -155,7 +155,7 @@ describe("hostile requests", () => {
     }
     deep.push(4, ...new Uint8Array(new Float64Array([1]).buffer));
     const head = RawEngine.record(0, [], "a", MISSING, MISSING, []);
-    head[12] = 1; // one context slot
+    head[20] = 1; // one context slot
     const r = timed(() => e.decideBytes([...head, ...deep]), 1000);
     expect(r.status).toBe(1);
     expect(r.error).toBe("invalid `context`: the context nests more than 64 levels deep");
@@ -247,14 +247,29 @@ describe("a trap", () => {
 describe("times", () => {
   it("parses RFC 3339 and refuses what is not", () => {
     const e = new RawEngine();
+    // Epoch milliseconds of the instant (exact here: the fractions below are at most 3 digits).
     const parse = (s: string): number | null => {
       const data = new TextEncoder().encode(s);
       const p = e.x.alloc(data.length + 1);
       e.bytes.set(data, p);
       const r = e.x.parse_time(p, data.length);
       e.x.free(p);
-      return r === 0 ? null : new DataView(e.x.memory.buffer).getFloat64(r, true);
+      if (r === 0) return null;
+      const v = new DataView(e.x.memory.buffer);
+      return v.getFloat64(r, true) * 1000 + v.getUint32(r + 8, true) / 1e6 + v.getUint32(r + 12, true) / 1e15;
     };
+    const exact = (s: string): [number, number, number] | null => {
+      const data = new TextEncoder().encode(s);
+      const p = e.x.alloc(data.length + 1);
+      e.bytes.set(data, p);
+      const r = e.x.parse_time(p, data.length);
+      e.x.free(p);
+      const v = new DataView(e.x.memory.buffer);
+      return r === 0 ? null : [v.getFloat64(r, true), v.getUint32(r + 8, true), v.getUint32(r + 12, true)];
+    };
+    expect(exact("2026-03-05T23:59:59.999999999999999999Z")).toEqual([1772755199, 999999999, 999999999]);
+    expect(exact("2026-03-05T23:59:59.9999999999999999999Z")).toEqual([1772755199, 999999999, 999999999]);
+    expect(exact("0001-03-01T00:30:00.000001Z")).toEqual([Date.parse("0001-03-01T00:30:00Z") / 1000, 1000, 0]);
     expect(parse("2026-03-05T10:00:00Z")).toBe(Date.UTC(2026, 2, 5, 10));
     expect(parse("2026-03-05T10:00:00.7Z")).toBe(Date.UTC(2026, 2, 5, 10) + 700);
     expect(parse("2026-03-05T11:00:00+01:00")).toBe(Date.UTC(2026, 2, 5, 10));

@@ -123,10 +123,13 @@ export class RawEngine {
     return this.read(r);
   }
 
-  /** Builds a record: header, then action, resource, agent and the context slots. */
+  /** Builds a record: header (now in epoch milliseconds), then action, resource, agent and the context slots. */
   static record(now: number, offsets: number[], action: Value, resource: Value, agent: Value, slots: Value[]): number[] {
     const out: number[] = [];
-    out.push(...new Uint8Array(new Float64Array([now]).buffer));
+    const seconds = Math.floor(now / 1000);
+    out.push(...new Uint8Array(new Float64Array([seconds]).buffer));
+    pushU32((now - seconds * 1000) * 1e6, out);
+    pushU32(0, out);
     pushU32(offsets.length, out);
     pushU32(slots.length, out);
     for (const o of offsets) pushU32(o >>> 0, out);

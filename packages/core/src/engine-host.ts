@@ -63,6 +63,22 @@ export interface PolicyMetadata {
   rules: number;
 }
 
+/** An instant, exactly as the engine holds it: whole epoch seconds, then the fraction. */
+export interface Instant {
+  seconds: number;
+  /** Nanoseconds, 0 to 999,999,999. */
+  nanos: number;
+  /** Attoseconds below the nanosecond, 0 to 999,999,999. */
+  attos: number;
+}
+
+/** The instant of epoch milliseconds (a whole or fractional number). */
+export function instantOfMillis(ms: number): Instant {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.min(999_999_999, Math.max(0, Math.round((ms - seconds * 1000) * 1e6)));
+  return { seconds, nanos, attos: 0 };
+}
+
 /** Raised inside the host when a request cannot be encoded; becomes ERR_REQUEST_INVALID. */
 export class InvalidRequest extends Error {}
 
@@ -159,13 +175,14 @@ export class EngineInstance {
     return { ok: false, errors: result.errors as PolicyError[] };
   }
 
-  /** Epoch milliseconds of an RFC 3339 time, or NaN. */
-  parseTime(text: string): number {
+  /** The instant of an RFC 3339 time, exact, or null when the text is not one. */
+  parseTime(text: string): Instant | null {
     const data = encoder.encode(text);
     return this.withBytes(data, (p, n) => {
       const r = this.x.parse_time(p, n);
       this.refresh();
-      return r === 0 ? NaN : this.view.getFloat64(r, true);
+      if (r === 0) return null;
+      return { seconds: this.view.getFloat64(r, true), nanos: this.view.getUint32(r + 8, true), attos: this.view.getUint32(r + 12, true) };
     });
   }
 
@@ -190,22 +207,24 @@ export class EngineInstance {
     this.refresh();
   }
 
-  /** Starts a record: the clock and each zone's UTC offset. */
-  beginRequest(now: number, offsets: readonly number[], slots: number): void {
+  /** Starts a record: the instant, each zone's UTC offset and the number of context slots. */
+  beginRequest(now: Instant, offsets: readonly number[], slots: number): void {
     if (this.cap === 0) {
       this.cap = 1024;
       this.base = this.x.request_reserve(this.cap);
       this.refresh();
     }
     this.pos = 0;
-    this.ensure(16 + 4 * offsets.length);
+    this.ensure(24 + 4 * offsets.length);
     const v = this.view;
     const b = this.base;
-    v.setFloat64(b, now, true);
-    v.setUint32(b + 8, offsets.length, true);
-    v.setUint32(b + 12, slots, true);
-    for (let i = 0; i < offsets.length; i++) v.setInt32(b + 16 + 4 * i, offsets[i], true);
-    this.pos = 16 + 4 * offsets.length;
+    v.setFloat64(b, now.seconds, true);
+    v.setUint32(b + 8, now.nanos, true);
+    v.setUint32(b + 12, now.attos, true);
+    v.setUint32(b + 16, offsets.length, true);
+    v.setUint32(b + 20, slots, true);
+    for (let i = 0; i < offsets.length; i++) v.setInt32(b + 24 + 4 * i, offsets[i], true);
+    this.pos = 24 + 4 * offsets.length;
   }
 
   writeMissing(): void {

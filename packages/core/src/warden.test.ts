@@ -183,8 +183,8 @@ describe("rate-limit state", () => {
     expect(JSON.parse(state)).toEqual({
       format: "warden-rate-limits-1",
       limits: [{
-        policy: "refunds", action: ["tool.call"], resource: ["tool/issue_refund"], period_ms: 3600000, scope: "agent",
-        counts: [{ key: "bot", times: [Date.UTC(2026, 2, 5, 10), Date.UTC(2026, 2, 5, 10)] }],
+        policy: "refunds", action: ["tool.call"], resource: ["tool/issue_refund"], period_seconds: 3600, scope: "agent",
+        counts: [{ key: "bot", times: ["1772704800", "1772704800"] }],
       }],
     });
     const b = await create(REFUNDS);

@@ -1,4 +1,4 @@
-import { EngineInstance, InvalidRequest, compileWasm, type PolicyMetadata, type WasmSource } from "./engine-host.js";
+import { EngineInstance, InvalidRequest, compileWasm, instantOfMillis, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
 import { PolicyInvalidError, WardenError } from "./errors.js";
 import { PolicyViolationError, type Decision, type Effect, type RateLimitRef } from "./decision.js";
 import { MISSING, checkContext, valueAt } from "./context.js";
@@ -207,16 +207,18 @@ export class Warden {
   // -------------------------------------------------------------------------
 
   private run(action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean): Decision {
-    let now: number;
+    let now: Instant;
     const time = options?.time;
     // The clock costs tens of nanoseconds: read it only when the policies can see it.
-    if (time === undefined) now = this.needsClock ? this.clock() : 0;
+    if (time === undefined) now = this.needsClock ? instantOfMillis(this.clock()) : EPOCH;
     else if (typeof time === "string") {
-      now = this.call(() => this.engine.parseTime(time));
-      if (Number.isNaN(now)) return this.invalid("`time` must be an RFC 3339 time such as `2026-03-05T10:00:00Z`");
+      const parsed = this.call(() => this.engine.parseTime(time));
+      if (parsed === null) return this.invalid("`time` must be an RFC 3339 time such as `2026-03-05T10:00:00Z`");
+      now = parsed;
     } else if (time instanceof Date || typeof time === "number") {
-      now = +time;
-      if (!Number.isFinite(now)) return this.invalid("`time` is not a valid instant");
+      const ms = +time;
+      if (!Number.isFinite(ms)) return this.invalid("`time` is not a valid instant");
+      now = instantOfMillis(ms);
     } else return this.invalid("`time` must be an RFC 3339 string, a Date or epoch milliseconds");
     const checked = checkContext(context);
     if (typeof checked === "string") return this.invalid(checked);
@@ -236,11 +238,11 @@ export class Warden {
     }
   }
 
-  private decide(action: unknown, resource: unknown, context: object, agent: unknown, now: number, explain: boolean): Decision {
+  private decide(action: unknown, resource: unknown, context: object, agent: unknown, now: Instant, explain: boolean): Decision {
     const meta = this.meta;
     const engine = this.engine;
     const zones = meta?.zones ?? NONE;
-    const offsets = zones.length === 0 ? NONE_OFFSETS : zones.map((z) => zoneOffset(z, now));
+    const offsets = zones.length === 0 ? NONE_OFFSETS : zones.map((z) => zoneOffset(z, now.seconds * 1000));
     engine.beginRequest(now, offsets, this.segments.length);
     if (typeof action === "string") engine.writeString(action);
     else engine.writeValue(action, 64);
@@ -360,6 +362,7 @@ export class Warden {
 }
 
 const NONE_OFFSETS: readonly number[] = Object.freeze([]);
+const EPOCH: Instant = Object.freeze({ seconds: 0, nanos: 0, attos: 0 });
 
 function isTrap(e: unknown): boolean {
   return e instanceof WebAssembly.RuntimeError || (e instanceof RangeError && /call stack/i.test(e.message));
