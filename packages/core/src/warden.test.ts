@@ -115,6 +115,13 @@ describe("invalid requests", () => {
 });
 
 describe("load", () => {
+  it("accepts `NOT IN` but not `! IN` (the grammar spells the operator with the keyword)", async () => {
+    const w = await create();
+    expect(() => w.load([{ rules: [{ effect: "allow", action: "a", conditions: "context.a NOT IN [1]" }] }])).not.toThrow();
+    expect(() => w.load([{ rules: [{ effect: "allow", action: "a", conditions: "context.a ! IN [1]" }] }])).toThrow(PolicyInvalidError);
+    expect(() => w.load([{ rules: [{ effect: "allow", action: "a", conditions: "! context.a IN [1]" }] }])).not.toThrow();
+  });
+
   it("throws every error and keeps the policies in force", async () => {
     const w = await create(REFUNDS);
     try {
@@ -144,6 +151,32 @@ describe("load", () => {
     changed[0].rate_limits[0].period = "2h";
     w.load(changed as never);
     expect(w.check("tool.call", "tool/issue_refund", { amount: 1 }, opts).allowed).toBe(true);
+  });
+});
+
+describe("time", () => {
+  it("is exact below the millisecond: no window or field is off by a rounding", async () => {
+    const w = await create([{
+      rules: [
+        { effect: "allow", action: "hour", conditions: "time.hour == 23 AND time.epoch == 1772755199" },
+        { effect: "allow", action: "count" },
+      ],
+      rate_limits: [{ action: "count", limit: 1, period: "1s", scope: "global" }],
+    }]);
+    expect(w.check("hour", undefined, {}, { time: "2026-03-05T23:59:59.9999999Z" }).allowed).toBe(true);
+    expect(w.check("count", undefined, {}, { time: "2026-03-05T10:00:00Z" }).allowed).toBe(true);
+    expect(w.check("count", undefined, {}, { time: "2026-03-05T10:00:00.999999999Z" }).rateLimit).toEqual({ policy: 0, index: 0 });
+    expect(w.check("count", undefined, {}, { time: "2026-03-05T10:00:01Z" }).allowed).toBe(true);
+  });
+
+  it("keeps counts exact when a reload raises a limit and time goes backwards", async () => {
+    const limit = (n: number) => [{ rules: [{ effect: "allow", action: "*" }], rate_limits: [{ action: "*", limit: n, period: "1h", scope: "global" }] }];
+    const w = await create(limit(1));
+    expect(w.check("a", undefined, {}, { time: "2026-03-05T10:00:00Z" }).allowed).toBe(true);
+    expect(w.check("a", undefined, {}, { time: "2026-03-05T11:00:00Z" }).allowed).toBe(true);
+    w.load(limit(2) as never);
+    // 10:00 and 11:00 both lie within an hour of 10:30.
+    expect(w.check("a", undefined, {}, { time: "2026-03-05T10:30:00Z" }).rateLimit).toEqual({ policy: 0, index: 0 });
   });
 });
 
