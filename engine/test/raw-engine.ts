@@ -4,25 +4,11 @@
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { WardenExports as Exports } from "../abi.js";
 
 const wasmPath = fileURLToPath(new URL("../build/warden.wasm", import.meta.url));
 export const wasmModule = new WebAssembly.Module(readFileSync(wasmPath));
 
-export interface Exports {
-  memory: WebAssembly.Memory;
-  abi_version(): number;
-  alloc(size: number): number;
-  free(ptr: number): void;
-  load(ptr: number, len: number): number;
-  output_ptr(): number;
-  output_len(): number;
-  request_reserve(size: number): number;
-  decide(len: number): number;
-  explain(len: number): number;
-  parse_time(ptr: number, len: number): number;
-  state_export(): number;
-  state_import(ptr: number, len: number): number;
-}
 
 export interface Record {
   status: number;

@@ -38,7 +38,8 @@ interface Request {
   time?: string;
 }
 
-interface Expect {
+/** A vector's `expect` (conformance/README.md): members absent here are not checked. */
+export interface Expect {
   allowed: boolean;
   policy: number | null;
   rule: number | null;
@@ -59,8 +60,14 @@ interface InvalidFile {
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
+/** What `compareDecision` reads of a decision. */
+export type ComparedDecision = Pick<Decision, "allowed" | "effect" | "policy" | "rule" | "indeterminate" | "rateLimit"> & {
+  reason: string | null;
+  error?: { code: string; message: string };
+};
+
 /** Differences between a decision and what a vector expects (empty when it conforms). */
-export function compareDecision(d: Decision, expect: Expect): string[] {
+export function compareDecision(d: ComparedDecision, expect: Expect): string[] {
   const problems: string[] = [];
   const check = (name: string, actual: unknown, expected: unknown): void => {
     if (!same(actual, expected)) problems.push(`${name}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);

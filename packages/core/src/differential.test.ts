@@ -18,38 +18,18 @@ import { Warden } from "./index.js";
 import { PolicyInvalidError } from "./errors.js";
 import type { Decision } from "./decision.js";
 import { conformanceDir, wasmBytes } from "./test-support.js";
+import { compareDecision, type Expect } from "./conformance.js";
 import { ReferenceEngine, parseExpression, type Expr, type Operand, type RefDecision, type RefRequest } from "./testing/reference.js";
 import { Rng, generateCase, toJsonText, type GeneratedCase, type TextForm } from "./testing/generate.js";
 
 // ---------------------------------------------------------------------------
 // The model against the shared vectors
 
-interface VectorExpect {
-  allowed: boolean;
-  policy: number | null;
-  rule: number | null;
-  effect?: string;
-  reason?: string;
-  indeterminate?: string[];
-  rate_limit?: { policy: number; index: number } | null;
-}
-
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
-function compareToVector(d: RefDecision, e: VectorExpect): string[] {
-  const problems: string[] = [];
-  const check = (name: string, actual: unknown, expected: unknown): void => {
-    if (!same(actual, expected)) problems.push(`${name}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-  };
-  check("allowed", d.allowed, e.allowed);
-  check("policy", d.policy, e.policy);
-  check("rule", d.rule, e.rule);
-  if (e.effect !== undefined) check("effect", d.effect, e.effect);
-  if (e.reason !== undefined) check("reason", d.reason, e.reason);
-  if (e.indeterminate !== undefined) check("indeterminate", d.indeterminate, e.indeterminate);
-  if (e.rate_limit !== undefined) check("rate_limit", d.rateLimit, e.rate_limit);
-  if (d.error) problems.push(`unexpected request error ${d.error}`);
-  return problems;
+/** The model's decision in the shape the shared comparison reads. */
+function compareToVector(d: RefDecision, e: Expect): string[] {
+  return compareDecision({ ...d, error: d.error ? { code: d.error, message: d.error } : undefined }, e);
 }
 
 describe("reference model", () => {
@@ -80,7 +60,7 @@ describe("reference model", () => {
           checks += group.cases.length;
           continue;
         }
-        group.cases.forEach((c: { request: Omit<RefRequest, "time"> & { time?: string }; expect: VectorExpect }, i: number) => {
+        group.cases.forEach((c: { request: Omit<RefRequest, "time"> & { time?: string }; expect: Expect }, i: number) => {
           checks++;
           const d = model.check({ ...c.request, time: c.request.time ?? "2026-03-05T10:00:00Z" });
           const problems = compareToVector(d, c.expect);

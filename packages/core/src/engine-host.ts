@@ -1,6 +1,7 @@
 // The one JavaScript host of warden.wasm: every byte that crosses the ABI
 // (engine/ABI.md) is written or read here, and nowhere else.
 
+import type { WardenExports as Exports } from "@warden/engine/abi";
 import { WardenError, type PolicyError } from "./errors.js";
 
 /** What a runtime can hand over for warden.wasm. */
@@ -22,21 +23,6 @@ export async function compileWasm(source: WasmSource): Promise<WebAssembly.Modul
   throw new WardenError("ERR_WASM", "warden.wasm must be given as a WebAssembly.Module, bytes, a Response or a promise of one");
 }
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  abi_version(): number;
-  alloc(size: number): number;
-  free(ptr: number): void;
-  load(ptr: number, len: number): number;
-  output_ptr(): number;
-  output_len(): number;
-  request_reserve(size: number): number;
-  decide(len: number): number;
-  explain(len: number): number;
-  parse_time(ptr: number, len: number): number;
-  state_export(): number;
-  state_import(ptr: number, len: number): number;
-}
 
 const ABI_VERSION = 1;
 
