@@ -823,9 +823,10 @@ function compileTimezone(p: Policy, node: JNode): void {
     bufStr(m, "`: use a Zone or Link name of the IANA database, spelled exactly, as in `Europe/Berlin`");
     // A name that differs only in case is the likeliest slip.
     for (let i: u32 = 0; i < ZONE_COUNT; i++) {
-      if (zoneNameLen(i) == v.count && sameIgnoringCase(zoneName(i), v.ptr, v.count)) {
+      const name = zoneName(i);
+      if (zoneNameLen() == v.count && sameIgnoringCase(name, v.ptr, v.count)) {
         bufStr(m, " (did you mean `");
-        bufBytes(m, zoneName(i), zoneNameLen(i));
+        bufBytes(m, name, zoneNameLen());
         bufStr(m, "`?)");
         break;
       }
@@ -1100,9 +1101,9 @@ function writePathsAndZones(): void {
   bufStr(meta, ",\"zones\":[");
   for (let i: u32 = 0; i < set.zoneCount; i++) {
     if (i > 0) bufByte(meta, 44);
-    const z = load<u32>(set.zones + (<usize>i << 2));
+    const name = zoneName(load<u32>(set.zones + (<usize>i << 2)));
     bufByte(meta, 34);
-    bufBytes(meta, zoneName(z), zoneNameLen(z));
+    bufBytes(meta, name, zoneNameLen());
     bufByte(meta, 34);
   }
   bufStr(meta, "],\"reads_time\":");

@@ -1,31 +1,52 @@
 // Time: RFC 3339 request times (policy-language.md §1a), the `time.*` fields
 // (§3) from epoch milliseconds and a UTC offset, and the IANA zone names.
 
-import { ZONE_COUNT, ZONE_NAMES, ZONE_OFFSETS } from "./zones";
+import { ZONE_COUNT, ZONE_BLOCK, ZONE_BLOB, ZONE_RESTARTS } from "./zones";
 import { bytesCompare } from "./bytes";
+
+// The zone name `zoneName` decoded last (no name is longer than 64 bytes).
+const zoneText: usize = memory.data(64);
+let zoneTextLen: usize = 0;
+
+/** Decodes name `i` into zoneText (its block's names one after another from the block's start). */
+export function zoneName(i: u32): usize {
+  let q = ZONE_BLOB + <usize>load<u16>(ZONE_RESTARTS + (<usize>(i / ZONE_BLOCK) << 1));
+  zoneTextLen = load<u8>(q);
+  memory.copy(zoneText, q + 1, zoneTextLen);
+  q += 1 + zoneTextLen;
+  for (let k = i % ZONE_BLOCK; k > 0; k--) {
+    const shared = <usize>load<u8>(q);
+    const rest = <usize>load<u8>(q + 1);
+    memory.copy(zoneText + shared, q + 2, rest);
+    zoneTextLen = shared + rest;
+    q += 2 + rest;
+  }
+  return zoneText;
+}
+
+/** Length of the name the last `zoneName` decoded. */
+export function zoneNameLen(): usize {
+  return zoneTextLen;
+}
 
 /** Index of the zone name in the sorted tzdata list, or -1. */
 export function zoneIndex(p: usize, n: usize): i32 {
+  // The last block whose first name is not after the name sought.
   let lo: i32 = 0;
-  let hi: i32 = <i32>ZONE_COUNT - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const start = <usize>load<u16>(ZONE_OFFSETS + (<usize>mid << 1));
-    const stop = <usize>load<u16>(ZONE_OFFSETS + (<usize>(mid + 1) << 1));
-    const c = bytesCompare(ZONE_NAMES + start, stop - start, p, n);
-    if (c == 0) return mid;
-    if (c < 0) lo = mid + 1;
+  let hi: i32 = <i32>((ZONE_COUNT + ZONE_BLOCK - 1) / ZONE_BLOCK) - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    const first = ZONE_BLOB + <usize>load<u16>(ZONE_RESTARTS + (<usize>mid << 1));
+    if (bytesCompare(first + 1, load<u8>(first), p, n) <= 0) lo = mid;
     else hi = mid - 1;
   }
+  const start = <u32>lo * ZONE_BLOCK;
+  const stop = min<u32>(start + ZONE_BLOCK, ZONE_COUNT);
+  for (let i = start; i < stop; i++) {
+    const name = zoneName(i);
+    if (bytesCompare(name, zoneTextLen, p, n) == 0) return <i32>i;
+  }
   return -1;
-}
-
-export function zoneName(i: u32): usize {
-  return ZONE_NAMES + <usize>load<u16>(ZONE_OFFSETS + (<usize>i << 1));
-}
-
-export function zoneNameLen(i: u32): usize {
-  return <usize>load<u16>(ZONE_OFFSETS + (<usize>(i + 1) << 1)) - <usize>load<u16>(ZONE_OFFSETS + (<usize>i << 1));
 }
 
 // Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").

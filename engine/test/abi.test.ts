@@ -3,6 +3,7 @@
 // flat; the module imports nothing.
 
 import { describe, it, expect, beforeEach } from "vitest";
+import { readFileSync } from "node:fs";
 import { RawEngine, wasmModule, MISSING, pushU32, type Value } from "./raw-engine.js";
 
 const SUPPORT_BOT = [
@@ -279,5 +280,50 @@ describe("times", () => {
       "2026-03-05T10:00:00", "2026-03-05 10:00:00Z", "2026-03-05T10:00:00.Z", "2026-03-05T10:00:00+0100", "2026-13-01T00:00:00Z", ""]) {
       expect(parse(bad), bad).toBeNull();
     }
+  });
+});
+
+describe("time zones", () => {
+  // Decodes the committed list independently of the engine (front-coded blocks, see scripts/gen-zones.mjs).
+  function committedZones(): string[] {
+    const source = readFileSync(new URL("../assembly/zones.ts", import.meta.url), "utf8");
+    const numbers = (name: string) => JSON.parse(`[${new RegExp(`${name}: usize = memory\\.data<u\\d+>\\(\\[([^\\]]*)\\]`).exec(source)![1].replace(/,\s*$/, "")}]`) as number[];
+    const blob = numbers("ZONE_BLOB");
+    const block = Number(/ZONE_BLOCK: u32 = (\d+)/.exec(source)![1]);
+    const count = Number(/ZONE_COUNT: u32 = (\d+)/.exec(source)![1]);
+    const names: string[] = [];
+    let q = 0;
+    let previous = "";
+    for (let i = 0; i < count; i++) {
+      let name: string;
+      if (i % block === 0) {
+        name = String.fromCharCode(...blob.slice(q + 1, q + 1 + blob[q]));
+        q += 1 + blob[q];
+      } else {
+        name = previous.slice(0, blob[q]) + String.fromCharCode(...blob.slice(q + 2, q + 2 + blob[q + 1]));
+        q += 2 + blob[q + 1];
+      }
+      names.push(name);
+      previous = name;
+    }
+    return names;
+  }
+
+  it("accepts each of the 598 names of tzdata 2025b, spelled exactly, and names it back", () => {
+    const names = committedZones();
+    expect(names).toHaveLength(598);
+    expect(names).toContain("Asia/Calcutta");
+    expect(names).toContain("UTC");
+    expect([...names].sort()).toEqual(names);
+    const e = new RawEngine();
+    for (const zone of names) {
+      const { status, result } = e.load([{ timezone: zone, rules: [{ effect: "allow", action: "a", conditions: "time.hour >= 0" }] }]);
+      expect(status, zone).toBe(0);
+      expect(result.zones).toEqual([zone]);
+    }
+    for (const bad of ["europe/berlin", "America", "America/", "America/New_Yorkx", "Zulu ", "", "Mars/Olympus", "A", "zzz"]) {
+      expect(e.load([{ timezone: bad, rules: [] }]).status, bad).toBe(1);
+    }
+    expect(e.load([{ timezone: "europe/berlin", rules: [] }]).result.errors[0].message).toContain("(did you mean `Europe/Berlin`?)");
   });
 });
