@@ -130,11 +130,10 @@ export async function runConformance(source: ConformanceSource, createWarden: ()
       }
       group.cases.forEach((c, i) => {
         result.ran++;
-        const r = c.request;
-        const d = warden.check(r.action, r.resource, r.context, { agent: r.agent, time: r.time });
+        const d = warden.checkRequest(c.request);
         const problems = compareDecision(d, c.expect);
         if (problems.length === 0) result.passed++;
-        else fail(file, `${group.name} #${i}`, `${JSON.stringify(r)}: ${problems.join("; ")}`);
+        else fail(file, `${group.name} #${i}`, `${JSON.stringify(c.request)}: ${problems.join("; ")}`);
       });
     }
   }

@@ -114,6 +114,28 @@ describe("invalid requests", () => {
   });
 });
 
+describe("checkRequest (the JSON form of a request)", () => {
+  it("decides the shape the vectors use and refuses any other", async () => {
+    const w = await create(REFUNDS);
+    expect(w.checkRequest({ action: "tool.call", resource: "tool/lookup_order", context: {}, agent: null, time: "2026-03-05T10:00:00Z" }).allowed).toBe(true);
+    const invalid: Array<[unknown, string]> = [
+      [null, "a request must be a JSON object"],
+      [["tool.call"], "a request must be a JSON object"],
+      [{ resource: "tool/x" }, "a request needs `action`"],
+      [{ action: "tool.call", actor: "x" }, "unknown request member `actor`"],
+      [{ action: "tool.call", time: 1772704800000 }, "`time` must be an RFC 3339 string"],
+      [{ action: "tool.call", context: "x" }, "`context` must be a JSON object"],
+      [{ action: "tool.call", resource: 5 }, "`resource` must be a string"],
+    ];
+    for (const [request, message] of invalid) {
+      const d = w.checkRequest(request);
+      expect(d.error?.code, message).toBe("ERR_REQUEST_INVALID");
+      expect(d.error?.message, message).toContain(message);
+      expect(d.allowed).toBe(false);
+    }
+  });
+});
+
 describe("load", () => {
   it("accepts `NOT IN` but not `! IN` (the grammar spells the operator with the keyword)", async () => {
     const w = await create();

@@ -64,6 +64,9 @@ export interface RecoveredEvent {
 
 type Listener<T> = (event: T) => void;
 
+/** `Warden` or a runtime package's subclass of it (its constructor is protected). */
+type WardenClass<W extends Warden> = Function & { prototype: W };
+
 const EFFECTS: readonly Effect[] = ["deny", "allow", "escalate"];
 const NONE: readonly string[] = Object.freeze([]);
 const encoder = new TextEncoder();
@@ -104,7 +107,8 @@ export class Warden {
   private readonly clock: () => number;
   private readonly recovered = new Set<Listener<RecoveredEvent>>();
 
-  private constructor(
+  /** Use `Warden.create` (runtime packages subclass it with their own defaults). */
+  protected constructor(
     private readonly module: WebAssembly.Module,
     engine: EngineInstance,
     clock: (() => number) | undefined,
@@ -113,9 +117,12 @@ export class Warden {
     this.clock = clock ?? Date.now;
   }
 
-  static async create(options: WardenOptions): Promise<Warden> {
+  /** Compiles and instantiates warden.wasm, and loads `policies` when given. */
+  static async create<W extends Warden = Warden>(this: WardenClass<W>, options: WardenOptions): Promise<W> {
     const module = await compileWasm(options.wasm);
-    const warden = new Warden(module, await EngineInstance.create(module), options.clock);
+    const warden = new (this as unknown as new (m: WebAssembly.Module, e: EngineInstance, c?: () => number) => W)(
+      module, await EngineInstance.create(module), options.clock,
+    );
     if (options.policies !== undefined) warden.load(options.policies);
     return warden;
   }
@@ -169,6 +176,23 @@ export class Warden {
    */
   check(action: string, resource?: string, context?: object, options?: CheckOptions): Decision {
     return this.run(action, resource, context, options, false);
+  }
+
+  /**
+   * Decides a request in its JSON form (policy-language.md §1a: `action`, and
+   * optionally `resource`, `context`, `agent`, `time` as an RFC 3339 string,
+   * no other members), as conformance vectors and batch files write it. Any
+   * other shape is an invalid request.
+   */
+  checkRequest(request: unknown): Decision {
+    if (request === null || typeof request !== "object" || Array.isArray(request)) return this.invalid("a request must be a JSON object");
+    const r = request as Record<string, unknown>;
+    for (const key of Object.keys(r)) {
+      if (!REQUEST_MEMBERS.has(key)) return this.invalid(`unknown request member \`${key}\`: a request has \`action\`, \`resource\`, \`context\`, \`agent\` and \`time\``);
+    }
+    if (!("action" in r)) return this.invalid("a request needs `action`");
+    if (r.time !== undefined && typeof r.time !== "string") return this.invalid("`time` must be an RFC 3339 string");
+    return this.run(r.action, r.resource, r.context, { agent: r.agent as Agent | null | undefined, time: r.time as string | undefined }, false);
   }
 
   /** Decides a request and throws `PolicyViolationError` unless it is allowed. */
@@ -362,6 +386,7 @@ export class Warden {
 }
 
 const NONE_OFFSETS: readonly number[] = Object.freeze([]);
+const REQUEST_MEMBERS = new Set(["action", "resource", "context", "agent", "time"]);
 const EPOCH: Instant = Object.freeze({ seconds: 0, nanos: 0, attos: 0 });
 
 function isTrap(e: unknown): boolean {
