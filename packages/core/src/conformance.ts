@@ -3,9 +3,9 @@
 // API with this one runner. It counts the checks the files hold and fails a
 // run that ran fewer, so a skipped file cannot pass unnoticed.
 
-import { Warden } from "./warden.js";
-import { PolicyInvalidError } from "./errors.js";
-import type { Decision } from "./decision.js";
+// Only through the package's main entry, so the built runner shares its
+// classes (one PolicyInvalidError, one Warden) instead of bundling copies.
+import { PolicyInvalidError, type Decision, type Warden } from "./index.js";
 
 export interface ConformanceSource {
   /** Names of the `*.json` files directly in the conformance folder. */
