@@ -1,10 +1,12 @@
 // Builds a package's entry points to dist/ as ESM (.js) and CJS (.cjs) with
 // esbuild, and its .d.ts files with tsc. Run from the package folder:
 //   node ../../scripts/build-package.mjs [--platform=node] [--copy=FROM:TO]... ENTRY...
-// --copy puts a file beside the build (the Node package ships warden.wasm so).
+//   node ../../scripts/build-package.mjs --platform=node --bin ENTRY
+// --copy puts a file beside the build (the Node package ships warden.wasm so);
+// --bin builds one executable ESM file with a shebang, and no declarations.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, rmSync, mkdirSync } from "node:fs";
+import { copyFileSync, rmSync, mkdirSync, chmodSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const args = process.argv.slice(2);
@@ -15,6 +17,7 @@ if (entries.length === 0) {
   console.error("usage: build-package.mjs [--platform=node] [--copy=FROM:TO]... ENTRY...");
   process.exit(2);
 }
+const bin = args.includes("--bin");
 rmSync("dist", { recursive: true, force: true });
 const common = {
   entryPoints: entries, bundle: true, platform, target: platform === "node" ? "node20" : "es2022", outdir: "dist",
@@ -30,6 +33,11 @@ const shareIndex = (format) => ({
     b.onResolve({ filter: /^\.\/index\.js$/ }, () => ({ path: format === "cjs" ? "./index.cjs" : "./index.js", external: true }));
   },
 });
+if (bin) {
+  await build({ ...common, format: "esm", banner: { js: "#!/usr/bin/env node" } });
+  for (const entry of entries) chmodSync(`dist/${entry.replace(/^.*\//, "").replace(/\.ts$/, ".js")}`, 0o755);
+  process.exit(0);
+}
 await build({ ...common, format: "esm", outExtension: { ".js": ".js" }, plugins: [shareIndex("esm")] });
 await build({ ...common, format: "cjs", outExtension: { ".js": ".cjs" }, plugins: [shareIndex("cjs")] });
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc", { paths: [process.cwd()] });

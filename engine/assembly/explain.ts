@@ -56,7 +56,7 @@ function bestMatch(list: usize, count: u32, text: usize): bool {
   return matchPattern != null;
 }
 
-function writeMatch(out: Buf, matched: bool, list: usize): void {
+function writeMatch(out: Buf, matched: bool, list: usize, count: u32): void {
   bufStr(out, "{\"matched\":");
   bufBool(out, matched);
   if (matched) {
@@ -69,10 +69,14 @@ function writeMatch(out: Buf, matched: bool, list: usize): void {
     bufI64(out, pt.wild);
     bufByte(out, 93);
   } else {
-    // Show what it would have needed: the first pattern.
-    const pt = changetype<Pattern>(list);
-    bufStr(out, ",\"pattern\":");
-    bufJsonString(out, pt.src, pt.srcLen);
+    // What it would have needed: every pattern of the rule.
+    bufStr(out, ",\"patterns\":[");
+    for (let i: u32 = 0; i < count; i++) {
+      if (i > 0) bufByte(out, 44);
+      const pt = changetype<Pattern>(list + offsetof<Pattern>() * i);
+      bufJsonString(out, pt.src, pt.srcLen);
+    }
+    bufByte(out, 93);
   }
   bufByte(out, 125);
 }
@@ -198,7 +202,7 @@ export function explainDecision(out: Buf, record: usize): void {
       store<u32>(spec, matchLit, 8);
       store<u32>(spec, matchWild, 12);
     }
-    writeMatch(out, actionOk, r.actions);
+    writeMatch(out, actionOk, r.actions, r.actionCount);
     if (!actionOk) {
       bufByte(out, 125);
       continue;
@@ -209,7 +213,7 @@ export function explainDecision(out: Buf, record: usize): void {
       store<u32>(spec, matchLit);
       store<u32>(spec, matchWild, 4);
     }
-    writeMatch(out, resourceOk, r.resources);
+    writeMatch(out, resourceOk, r.resources, r.resourceCount);
     if (!resourceOk) {
       bufByte(out, 125);
       continue;
@@ -293,9 +297,21 @@ export function explainDecision(out: Buf, record: usize): void {
   why.len = 0;
   if (best == null) {
     bufStr(why, "no rule is a candidate, so the default applies: ");
-    bufStr(why, load<u32>(record + R_EFFECT) == EFFECT_ALLOW || load<i32>(record + R_LIMIT_POLICY) >= 0
-      ? "every applicable policy defaults to allow"
-      : "deny, as not every applicable policy defaults to allow (or none applies)");
+    // §5 step 4: allow only when some policy applies and every applicable one defaults to allow.
+    let applying: i32 = -1;
+    let denying: i32 = -1;
+    for (let i: u32 = 0; i < set.policyCount; i++) {
+      const p = changetype<Policy>(set.policies + psize * i);
+      if (!applicable(set, p)) continue;
+      if (applying < 0) applying = <i32>i;
+      if (!p.defaultAllow && denying < 0) denying = <i32>i;
+    }
+    if (applying < 0) bufStr(why, "deny, as no policy applies to this request");
+    else if (denying >= 0) {
+      bufStr(why, "deny, as policy ");
+      bufI64(why, denying);
+      bufStr(why, " applies and defaults to deny");
+    } else bufStr(why, "allow, as every applicable policy defaults to allow");
   } else if (second == null) {
     ruleLabel(why, best);
     bufStr(why, " is the only candidate");

@@ -54,6 +54,6 @@ export {
   PolicyInvalidError, PolicyViolationError, WardenError,
 } from "@warden/core";
 export type {
-  Agent, CheckOptions, Decision, Effect, ErrorCode, Explanation, ExplainedRule, PolicyDocument, PolicyError,
+  Agent, CheckOptions, Decision, Effect, ErrorCode, Explanation, ExplainedRule, PatternMatch, PolicyDocument, PolicyError,
   PolicyInput, PolicyMetadata, RateLimitRef, RecoveredEvent, WardenOptions,
 } from "@warden/core";

@@ -1,6 +1,6 @@
 export { Warden } from "./warden.js";
 export type {
-  Agent, CheckOptions, Explanation, ExplainedRule, PolicyDocument, PolicyInput, RecoveredEvent, WardenOptions,
+  Agent, CheckOptions, Explanation, ExplainedRule, PatternMatch, PolicyDocument, PolicyInput, RecoveredEvent, WardenOptions,
 } from "./warden.js";
 export { PolicyViolationError } from "./decision.js";
 export type { Decision, Effect, RateLimitRef } from "./decision.js";

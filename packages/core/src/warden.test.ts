@@ -209,7 +209,7 @@ describe("explain", () => {
     const e = w.explain("tool.call", "tool/issue_refund", {}, opts);
     expect(e.decision).toMatchObject({ allowed: false, effect: "escalate", rule: 2, indeterminate: ["context.amount"] });
     expect(e.rules).toHaveLength(4);
-    expect(e.rules[0]).toMatchObject({ rule: 0, resource: { matched: false, pattern: "tool/lookup_*" } });
+    expect(e.rules[0]).toMatchObject({ rule: 0, resource: { matched: false, patterns: ["tool/lookup_*"] } });
     expect(e.rules[1]).toMatchObject({ rule: 1, conditions: { count: 1, result: "indeterminate", indeterminate: ["context.amount"] }, candidate: false });
     expect(e.rules[2]).toMatchObject({ rule: 2, action: { matched: true, specificity: [9, 0] }, resource: { matched: true, specificity: [17, 0] }, candidate: true });
     expect(e.why).toBe("rule 2 of policy 0 is the only candidate");

@@ -33,14 +33,20 @@ export interface WardenOptions {
   clock?: () => number;
 }
 
+/** How a rule's action or resource patterns met the request. */
+export type PatternMatch =
+  | { matched: true; pattern: string; specificity: [number, number] }
+  | { matched: false; patterns: string[] };
+
 /** A rule considered by `explain` (engine/ABI.md §The explanation). */
 export interface ExplainedRule {
   policy: number;
   rule: number;
   name: string | null;
   effect: Effect;
-  action: { matched: boolean; pattern: string; specificity?: [number, number] };
-  resource?: { matched: boolean; pattern: string; specificity?: [number, number] };
+  /** When it matched, the most specific pattern that did; when not, every pattern of the rule. */
+  action: PatternMatch;
+  resource?: PatternMatch;
   trust?: { required: string; agent: string | null; matched: boolean } | null;
   conditions?: { count: number; result: "true" | "false" | "indeterminate" | "none"; indeterminate?: string[] };
   candidate?: boolean;
@@ -185,14 +191,20 @@ export class Warden {
    * other shape is an invalid request.
    */
   checkRequest(request: unknown): Decision {
-    if (request === null || typeof request !== "object" || Array.isArray(request)) return this.invalid("a request must be a JSON object");
+    const problem = requestShapeProblem(request);
+    if (problem) return this.invalid(problem);
     const r = request as Record<string, unknown>;
-    for (const key of Object.keys(r)) {
-      if (!REQUEST_MEMBERS.has(key)) return this.invalid(`unknown request member \`${key}\`: a request has \`action\`, \`resource\`, \`context\`, \`agent\` and \`time\``);
-    }
-    if (!("action" in r)) return this.invalid("a request needs `action`");
-    if (r.time !== undefined && typeof r.time !== "string") return this.invalid("`time` must be an RFC 3339 string");
     return this.run(r.action, r.resource, r.context, { agent: r.agent as Agent | null | undefined, time: r.time as string | undefined }, false);
+  }
+
+  /** Explains a request in its JSON form (see `checkRequest`), without counting it. */
+  explainRequest(request: unknown): Explanation {
+    const problem = requestShapeProblem(request);
+    if (problem) return this.explained(this.invalid(problem));
+    const r = request as Record<string, unknown>;
+    return this.explain(r.action as string, r.resource as string | undefined, r.context as object | undefined, {
+      agent: r.agent as Agent | null | undefined, time: r.time as string | undefined,
+    });
   }
 
   /** Decides a request and throws `PolicyViolationError` unless it is allowed. */
@@ -204,7 +216,10 @@ export class Warden {
 
   /** Explains the decision `check` would make now, without counting it against rate limits. */
   explain(action: string, resource?: string, context?: object, options?: CheckOptions): Explanation {
-    const decision = this.run(action, resource, context, options, true);
+    return this.explained(this.run(action, resource, context, options, true));
+  }
+
+  private explained(decision: Decision): Explanation {
     if (decision.error) {
       return { decision, policies: [], rules: [], rateLimits: [], why: `the request is invalid: ${decision.error.message}` };
     }
@@ -387,6 +402,18 @@ export class Warden {
 
 const NONE_OFFSETS: readonly number[] = Object.freeze([]);
 const REQUEST_MEMBERS = new Set(["action", "resource", "context", "agent", "time"]);
+
+/** What is wrong with the shape of a JSON-form request (spec §1a), or null; the engine checks the values. */
+function requestShapeProblem(request: unknown): string | null {
+  if (request === null || typeof request !== "object" || Array.isArray(request)) return "a request must be a JSON object";
+  const r = request as Record<string, unknown>;
+  for (const key of Object.keys(r)) {
+    if (!REQUEST_MEMBERS.has(key)) return `unknown request member \`${key}\`: a request has \`action\`, \`resource\`, \`context\`, \`agent\` and \`time\``;
+  }
+  if (!("action" in r)) return "a request needs `action`";
+  if (r.time !== undefined && typeof r.time !== "string") return "`time` must be an RFC 3339 string";
+  return null;
+}
 const EPOCH: Instant = Object.freeze({ seconds: 0, nanos: 0, attos: 0 });
 
 function isTrap(e: unknown): boolean {

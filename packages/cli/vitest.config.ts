@@ -1,0 +1,10 @@
+import { defineConfig } from "vitest/config";
+import { reporting } from "../../vitest.shared";
+
+export default defineConfig({
+  test: {
+    include: ["src/**/*.test.ts"],
+    testTimeout: 120_000,
+    ...reporting("cli"),
+  },
+});
