@@ -1074,13 +1074,18 @@ function buildIndex(): void {
   const nBuckets = <u32>(buckets.len >> 2);
   const lens = arenaAlloc(arena, pairs << 2);
   let i: usize = 0;
+  let written: u32 = 0;
   for (let b: u32 = 0; b < nBuckets; b++) {
     const bucket = changetype<Bucket>(<usize>load<u32>(buckets.ptr + (<usize>b << 2)));
-    bucket.lens = lens + (i << 2);
+    bucket.lens = lens + (<usize>written << 2);
     let count: u32 = 0;
     while (i < pairs && <u32>(load<u64>(keys + (i << 3)) >> 32) == b) {
-      store<u32>(lens + (i << 2), <u32>load<u64>(keys + (i << 3)));
+      const len = <u32>load<u64>(keys + (i << 3));
       i++;
+      // Distinct lengths only: each is one hash lookup per request.
+      if (count > 0 && load<u32>(lens + (<usize>(written - 1) << 2)) == len) continue;
+      store<u32>(lens + (<usize>written << 2), len);
+      written++;
       count++;
     }
     bucket.lensCount = count;

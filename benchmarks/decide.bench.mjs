@@ -1,0 +1,141 @@
+// Warden's decision latency, load time and size, measured with mitata through
+// @warden/node as an application uses it. Prints median and p99 ns per check
+// beside the targets. Run: pnpm --filter @warden/benchmarks bench
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { bench, run, do_not_optimize, group } from "mitata";
+import { Warden, wasmPath } from "@warden/node";
+
+const SUPPORT_BOT = [{
+  name: "support-bot-policy",
+  rules: [
+    { effect: "allow", action: "llm.generate", resource: "model/gpt-4" },
+    { effect: "allow", action: "tool.call", resource: "tool/lookup_order" },
+    { effect: "allow", action: "tool.call", resource: "tool/lookup_account" },
+    { effect: "deny", action: "tool.call", resource: "tool/issue_refund" },
+    { effect: "allow", action: "tool.call", resource: "tool/escalate_to_human" },
+  ],
+}];
+
+// The support-bot conformance requests, and one more miss: a rotating mix of 8.
+const SUPPORT_MIX = [
+  ["llm.generate", "model/gpt-4", { agent_id: "support-bot" }],
+  ["tool.call", "tool/lookup_order", { agent_id: "support-bot", arguments: "{'order_id': 'ord_1001'}" }],
+  ["tool.call", "tool/lookup_account", { agent_id: "support-bot" }],
+  ["tool.call", "tool/issue_refund", { agent_id: "support-bot", arguments: "{'order_id': 'ord_1001', 'amount': 20.0}" }],
+  ["tool.call", "tool/escalate_to_human", { agent_id: "support-bot" }],
+  ["tool.call", "tool/delete_account", { agent_id: "support-bot" }],
+  ["llm.generate", "model/gpt-4o", { agent_id: "support-bot" }],
+  ["api.request", "https://example.com/", { agent_id: "support-bot" }],
+];
+
+const REFUNDS = [{
+  name: "refunds",
+  rules: [
+    { name: "small", effect: "allow", action: "tool.call", resource: "tool/issue_refund", conditions: "context.amount <= 50" },
+    { name: "elevated", effect: "allow", action: "tool.call", resource: "tool/issue_refund", trust_level: "elevated", conditions: "context.amount <= 500" },
+    { name: "person", effect: "escalate", action: "tool.call", resource: "tool/issue_refund", conditions: "context.amount > 500" },
+  ],
+}];
+const REFUND_MIX = [20, 300, 900, 45].flatMap((amount) => [
+  [{ amount }, { id: "bot-1", trust_level: "basic" }],
+  [{ amount }, { id: "bot-2", trust_level: "elevated" }],
+]);
+
+/** n rules: 90 % `tool/svc{i}/*`, 10 % literal `tool/lit{i}`. */
+function scaled(n) {
+  const rules = [];
+  for (let i = 0; i < n; i++) {
+    rules.push(i % 10 === 0
+      ? { effect: "allow", action: "tool.call", resource: `tool/lit${i}` }
+      : { effect: i % 7 === 0 ? "deny" : "allow", action: "tool.call", resource: `tool/svc${i}/*` });
+  }
+  return [{ name: `scale-${n}`, rules }];
+}
+
+/** 64 resources hitting rules spread across the set, and a miss. */
+function scaledMix(n) {
+  const mix = [];
+  for (let k = 0; k < 64; k++) {
+    const i = Math.floor((k * n) / 64 + (k % 7));
+    const r = Math.min(i, n - 1);
+    mix.push(r % 10 === 0 ? `tool/lit${r}` : `tool/svc${r}/op${k}`);
+  }
+  mix.push("tool/nothing-matches");
+  return mix;
+}
+
+const SIZES = [10, 100, 1000, 10000];
+const targets = new Map([
+  ["support-bot policy, 8 rotating requests", 150],
+  ["refund policy: conditions, trust, 8 rotating requests", 300],
+]);
+
+const supportBot = await Warden.create({ policies: SUPPORT_BOT });
+const refunds = await Warden.create({ policies: REFUNDS });
+const scaledClients = await Promise.all(SIZES.map((n) => Warden.create({ policies: scaled(n) })));
+
+group("check", () => {
+  let i = 0;
+  bench("support-bot policy, 8 rotating requests", () => {
+    const [a, r, c] = SUPPORT_MIX[i++ & 7];
+    do_not_optimize(supportBot.check(a, r, c));
+  });
+  let j = 0;
+  bench("refund policy: conditions, trust, 8 rotating requests", () => {
+    const [context, agent] = REFUND_MIX[j++ & 7];
+    do_not_optimize(refunds.check("tool.call", "tool/issue_refund", context, { agent }));
+  });
+});
+
+group("check by rule count (64 spread resources and a miss)", () => {
+  SIZES.forEach((n, s) => {
+    const w = scaledClients[s];
+    const mix = scaledMix(n);
+    let k = 0;
+    bench(`${n} rules`, () => {
+      do_not_optimize(w.check("tool.call", mix[k++ % 65]));
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+const wasm = readFileSync(wasmPath());
+const loads = [];
+for (const n of SIZES) {
+  const policies = scaled(n);
+  const json = JSON.stringify(policies);
+  const w = await Warden.create();
+  const times = [];
+  const rounds = n >= 10000 ? 30 : n >= 1000 ? 200 : 1000;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    w.load(json);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  loads.push([n, json.length, times[Math.floor(times.length / 2)], times[Math.floor(times.length * 0.99)]]);
+}
+const result = await run({ format: "quiet", throw: true });
+const rows = [];
+for (const b of result.benchmarks) {
+  for (const r of b.runs) rows.push([r.name, r.stats.p50, r.stats.p99, r.stats.avg]);
+}
+const ns = (x) => x.toFixed(0).padStart(7);
+console.log(`warden.wasm: ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzipped (target: at most 100 KB raw)\n`);
+console.log(`${"check".padEnd(56)} ${"median".padStart(7)} ${"p99".padStart(7)}   target`);
+for (const [name, p50, p99] of rows) {
+  const target = targets.get(name);
+  const verdict = target === undefined ? "" : `${p50 <= target ? "met" : "missed"}: median at most ${target} ns`;
+  console.log(`${name.padEnd(56)} ${ns(p50)} ${ns(p99)}   ${verdict}`);
+}
+const byRules = rows.filter(([name]) => / rules$/.test(name));
+const first = byRules[0][1];
+const last = byRules[byRules.length - 1][1];
+console.log(`\n10,000 rules / 10 rules, median: ${(last / first).toFixed(2)}x (target: at most 2x) — ${last / first <= 2 ? "met" : "missed"}`);
+console.log(`\n${"load".padEnd(40)} ${"median".padStart(10)} ${"p99".padStart(10)}`);
+for (const [n, bytes, p50, p99] of loads) {
+  const target = n === 1000 ? `   target: at most 2 ms — ${p50 <= 2 ? "met" : "missed"}` : "";
+  console.log(`${`${n} rules (${(bytes / 1024).toFixed(0)} KiB of JSON)`.padEnd(40)} ${p50.toFixed(3).padStart(7)} ms ${p99.toFixed(3).padStart(7)} ms${target}`);
+}
