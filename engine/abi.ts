@@ -13,6 +13,8 @@ export interface WardenExports {
   decide(len: number): number;
   explain(len: number): number;
   parse_time(ptr: number, len: number): number;
+  intern(ptr: number, len: number): number;
+  intern_reset(): void;
   state_export(): number;
   state_import(ptr: number, len: number): number;
 }

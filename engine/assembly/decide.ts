@@ -9,7 +9,7 @@ import { Buf, bufNew, bufStr, bufBytes, bufNumber, bufJsonString, bytesEqual, ha
 import { mapGet, NOT_FOUND, ByteMap } from "./bytemap";
 import { Pattern, P_GENERAL, globMatch, patternMatches, compareSpecificity } from "./pattern";
 import {
-  V_MISSING, V_NULL, V_FALSE, V_TRUE, V_NUMBER, V_STRING, V_ARRAY, V_OBJECT, VALUE_EMPTY_STRING,
+  V_MISSING, V_NULL, V_FALSE, V_TRUE, V_NUMBER, V_STRING, V_ARRAY, V_OBJECT, V_INTERNED, VALUE_EMPTY_STRING,
   tagOf, lengthOf, bytesOf, itemsOf, sizeOf, numberOf, validateValue, invalidReason,
 } from "./value";
 import { Cond, TRUE, FALSE, INDETERMINATE } from "./conditions";
@@ -19,6 +19,7 @@ import {
   SCOPE_AGENT, SCOPE_GLOBAL, SCOPE_CONTEXT,
 } from "./model";
 import { RateState, Entry, entryFor, isFull, record, countWithin } from "./ratelimit";
+import { internedValue, internedHash } from "./intern";
 
 /** The policies in force (0 before the first successful load). */
 export let current: usize = 0;
@@ -62,6 +63,10 @@ let actionLen: usize = 0;
 let resourcePtr: usize = 0;
 let resourceLen: usize = 0;
 let resourceHash: u32 = 0;
+let actionHash: u32 = 0;
+// Whether the hashes above are known already (interned strings carry theirs).
+let actionHashed = false;
+let resourceHashed = false;
 
 // The decision so far.
 export let winner: Rule | null = null;
@@ -192,27 +197,47 @@ function readRequest(set: PolicySet, p: usize, len: usize): usize {
   const offsets = p + HEADER;
   let q = offsets + (<usize>zones << 2);
   // action
-  if (q >= end || !stringTag(q)) return invalid("`action` must be a string");
-  let next = validateValue(q, end, 0);
-  if (next == 0) return invalidValue("action");
-  actionValue = q;
-  actionPtr = bytesOf(q);
-  actionLen = lengthOf(q);
-  q = next;
+  actionHashed = false;
+  resourceHashed = false;
+  if (q < end && tagOf(q) == V_INTERNED) {
+    if (q + 5 > end) return invalid("the request record is truncated");
+    actionValue = internedValue(load<u32>(q, 1));
+    if (actionValue == 0) return invalid("`action` names no interned string");
+    actionHash = internedHash(actionValue);
+    actionHashed = true;
+    q += 5;
+  } else {
+    if (q >= end || !stringTag(q)) return invalid("`action` must be a string");
+    const next = validateValue(q, end, 0);
+    if (next == 0) return invalidValue("action");
+    actionValue = q;
+    q = next;
+  }
+  actionPtr = bytesOf(actionValue);
+  actionLen = lengthOf(actionValue);
   // resource
   if (q >= end) return invalid("the request record is truncated");
-  if (tagOf(q) == V_MISSING) {
+  const rt = tagOf(q);
+  if (rt == V_MISSING) {
     resourceValue = VALUE_EMPTY_STRING;
     q++;
+  } else if (rt == V_INTERNED) {
+    if (q + 5 > end) return invalid("the request record is truncated");
+    resourceValue = internedValue(load<u32>(q, 1));
+    if (resourceValue == 0) return invalid("`resource` names no interned string");
+    resourceHash = internedHash(resourceValue);
+    resourceHashed = true;
+    q += 5;
   } else {
     if (!stringTag(q)) return invalid("`resource` must be a string");
-    next = validateValue(q, end, 0);
+    const next = validateValue(q, end, 0);
     if (next == 0) return invalidValue("resource");
     resourceValue = q;
     q = next;
   }
   resourcePtr = bytesOf(resourceValue);
   resourceLen = lengthOf(resourceValue);
+  let next: usize = 0;
   // agent
   if (q >= end) return invalid("the request record is truncated");
   if (tagOf(q) == V_MISSING) {
@@ -374,8 +399,10 @@ function findRules(set: PolicySet): void {
     h = hashStep(h, load<u8>(resourcePtr + i));
     store<u32>(set.resourceHashes + ((i + 1) << 2), h);
   }
-  for (let i = upto; i < resourceLen; i++) h = hashStep(h, load<u8>(resourcePtr + i));
-  resourceHash = h;
+  if (!resourceHashed) {
+    for (let i = upto; i < resourceLen; i++) h = hashStep(h, load<u8>(resourcePtr + i));
+    resourceHash = h;
+  }
   // Action prefixes in one pass, then the whole action.
   let ha = HASH_SEED;
   let li: u32 = 0;
@@ -388,7 +415,7 @@ function findRules(set: PolicySet): void {
     if (len >= actionLen) break;
     ha = hashStep(ha, load<u8>(actionPtr + len));
   }
-  const b = mapGet(set.exact, actionPtr, actionLen, hashBytes(actionPtr, actionLen));
+  const b = mapGet(set.exact, actionPtr, actionLen, actionHashed ? actionHash : hashBytes(actionPtr, actionLen));
   if (b != NOT_FOUND) scanBucket(set, changetype<Bucket>(<usize>b));
 }
 

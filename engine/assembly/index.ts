@@ -11,6 +11,7 @@ import { stateNew, stateFree, sameLimit, trimAll } from "./ratelimit";
 import { parseTime, parsedSeconds, parsedFraction } from "./time";
 import { explainDecision } from "./explain";
 import { exportState, importState } from "./state";
+import { internString, internReset } from "./intern";
 
 const ABI_VERSION: i32 = 1;
 
@@ -123,6 +124,16 @@ export function parse_time(ptr: usize, len: usize): usize {
   store<u32>(timeResult, <u32>(parsedFraction / 1_000_000_000), 8);
   store<u32>(timeResult, <u32>(parsedFraction % 1_000_000_000), 12);
   return timeResult;
+}
+
+/** Registers a string for requests to name by number (tag 8); its id, or -1. */
+export function intern(ptr: usize, len: usize): i32 {
+  return internString(ptr, len);
+}
+
+/** Forgets every interned string (the host then forgets its ids). */
+export function intern_reset(): void {
+  internReset();
 }
 
 export function state_export(): usize {

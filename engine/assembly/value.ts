@@ -18,6 +18,8 @@ export const V_NUMBER: u32 = 4;
 export const V_STRING: u32 = 5;
 export const V_ARRAY: u32 = 6;
 export const V_OBJECT: u32 = 7;
+/** Only as a request's action or resource: u32 id of an interned string (intern.ts). */
+export const V_INTERNED: u32 = 8;
 
 /** Largest string or member name a request may hold (spec §1a). */
 export const MAX_STRING: u32 = 1 << 20;

@@ -37,7 +37,7 @@ describe("the module", () => {
   it("imports nothing and exports exactly the ABI", () => {
     expect(WebAssembly.Module.imports(wasmModule)).toEqual([]);
     expect(WebAssembly.Module.exports(wasmModule).map((e) => e.name).sort()).toEqual([
-      "abi_version", "alloc", "decide", "explain", "free", "load", "memory", "output_len", "output_ptr",
+      "abi_version", "alloc", "decide", "explain", "free", "intern", "intern_reset", "load", "memory", "output_len", "output_ptr",
       "parse_time", "request_reserve", "state_export", "state_import",
     ]);
   });
@@ -205,6 +205,35 @@ describe("hostile requests", () => {
     expect(e.decide(7 as never).error).toBe("`action` must be a string");
     expect(e.decide("a", MISSING, [], { id: "x", role: "admin" }).error).toBe("unknown agent field `role`: an agent has `id`, `trust_level` and `tags`");
     expect(e.decide("a", MISSING, [], { tags: ["a", 1] }).error).toBe("agent `tags` must be an array of strings");
+    stillDecides(e);
+  });
+});
+
+describe("interned strings", () => {
+  it("stand for their text in a request's action and resource, until reset", () => {
+    const e = new RawEngine();
+    expect(e.load(SUPPORT_BOT).status).toBe(0);
+    const intern = (text: string | Uint8Array): number => {
+      const data = typeof text === "string" ? new TextEncoder().encode(text) : text;
+      const p = e.x.alloc(data.length + 1);
+      e.bytes.set(data, p);
+      const id = e.x.intern(p, data.length);
+      e.x.free(p);
+      return id;
+    };
+    const action = intern("tool.call");
+    const resource = intern("tool/lookup_order");
+    expect([action, resource]).toEqual([0, 1]);
+    expect(intern(new Uint8Array([0xc0, 0x80]))).toBe(-1);
+    const record = (a: number, r: number): number[] => {
+      const rec = RawEngine.record(0, [], MISSING, MISSING, MISSING, []);
+      rec.splice(24, 3, 8, a & 255, (a >> 8) & 255, (a >> 16) & 255, (a >> 24) & 255, 8, r & 255, (r >> 8) & 255, (r >> 16) & 255, (r >> 24) & 255, 0);
+      return rec;
+    };
+    expect(e.decideBytes(record(action, resource))).toMatchObject({ status: 0, allowed: true, policy: 0, rule: 1 });
+    expect(e.decideBytes(record(action, 7)).error).toBe("`resource` names no interned string");
+    e.x.intern_reset();
+    expect(e.decideBytes(record(action, resource)).error).toBe("`action` names no interned string");
     stillDecides(e);
   });
 });

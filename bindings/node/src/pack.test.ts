@@ -25,8 +25,10 @@ rules:
 describe("the packed packages", () => {
   it("install with npm and decide from import and require", () => {
     const dir = mkdtempSync(join(tmpdir(), "warden-pack-"));
+    // pnpm as scripts/setup installs it, when it is not on the PATH already.
+    const env = { ...process.env, PATH: `${join(packages, ".tools/node_modules/.bin")}:${process.env.PATH}` };
     for (const pkg of ["packages/core", "bindings/node"]) {
-      execFileSync("pnpm", ["pack", "--pack-destination", dir], { cwd: join(packages, pkg), stdio: "pipe" });
+      execFileSync("pnpm", ["pack", "--pack-destination", dir], { cwd: join(packages, pkg), stdio: "pipe", env });
     }
     const tarballs = readdirSync(dir).filter((f) => f.endsWith(".tgz")).map((f) => join(dir, f));
     expect(tarballs).toHaveLength(2);

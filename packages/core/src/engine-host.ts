@@ -77,6 +77,10 @@ const T_NUMBER = 4;
 const T_STRING = 5;
 const T_ARRAY = 6;
 const T_OBJECT = 7;
+const T_INTERNED = 8;
+/** Strings the host keeps interned at once, and the longest it interns. */
+const MAX_INTERNED = 4096;
+const MAX_INTERNED_LENGTH = 256;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -106,6 +110,8 @@ export class EngineInstance {
   private base = 0;
   private pos = 0;
   private cap = 0;
+  /** Strings of this instance's intern table: id, or -1 for seen once. */
+  private readonly interned = new Map<string, number>();
 
   private constructor(instance: WebAssembly.Instance) {
     this.x = instance.exports as unknown as Exports;
@@ -200,6 +206,8 @@ export class EngineInstance {
       this.base = this.x.request_reserve(this.cap);
       this.refresh();
     }
+    // Start the table over between requests, never while one names ids in it.
+    if (this.interned.size >= MAX_INTERNED) this.forgetInterned();
     this.pos = 0;
     this.ensure(24 + 4 * offsets.length);
     const v = this.view;
@@ -293,6 +301,40 @@ export class EngineInstance {
     this.pos += 4;
     const n = this.writeUtf8(s);
     this.view.setUint32(this.base + at, n, true);
+  }
+
+  /**
+   * Writes an action or resource: by its interned id when it has one, else as
+   * text. A string seen a second time is interned (ABI.md §Values), so one
+   * seen once costs only a map entry.
+   */
+  writeInternable(s: string): void {
+    let id = this.interned.get(s);
+    if (id === undefined) this.interned.set(s, -1);
+    else if (id < 0 && s.length <= MAX_INTERNED_LENGTH && s.isWellFormed()) {
+      id = this.intern(s);
+      this.interned.set(s, id);
+    }
+    if (id === undefined || id < 0) {
+      this.writeString(s);
+      return;
+    }
+    this.ensure(5);
+    const p = this.base + this.pos;
+    this.bytes[p] = T_INTERNED;
+    this.view.setUint32(p + 1, id, true);
+    this.pos += 5;
+  }
+
+  private intern(s: string): number {
+    const id = this.withBytes(encoder.encode(s), (p, n) => this.x.intern(p, n));
+    this.refresh();
+    return id;
+  }
+
+  private forgetInterned(): void {
+    this.x.intern_reset();
+    this.interned.clear();
   }
 
   writeString(s: string): void {

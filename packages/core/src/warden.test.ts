@@ -79,6 +79,23 @@ describe("check", () => {
   });
 });
 
+describe("interned actions and resources", () => {
+  it("decide exactly as the same strings sent as text, across a reset of the table", async () => {
+    const w = await create([{ rules: [
+      { effect: "allow", action: "tool.call", resource: "tool/*" },
+      { effect: "deny", action: "tool.call", resource: "tool/r1*" },
+    ] }]);
+    // Each resource three times (text, then interned twice), over more than the 4,096 the host keeps.
+    for (let i = 0; i < 5000; i++) {
+      const resource = `tool/r${i}`;
+      const expected = resource.startsWith("tool/r1") ? 1 : 0;
+      for (let k = 0; k < 3; k++) expect(w.check("tool.call", resource).rule).toBe(expected);
+    }
+    expect(w.check("tool.call", "tool/\ud800").error?.code).toBe("ERR_REQUEST_INVALID");
+    expect(w.check("tool.call", "tool/\ud800").error?.code).toBe("ERR_REQUEST_INVALID");
+  });
+});
+
 describe("invalid requests", () => {
   it("are denials with ERR_REQUEST_INVALID that leave the engine untouched", async () => {
     const w = await create(REFUNDS);

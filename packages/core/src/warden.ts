@@ -283,9 +283,10 @@ export class Warden {
     const zones = meta?.zones ?? NONE;
     const offsets = zones.length === 0 ? NONE_OFFSETS : zones.map((z) => zoneOffset(z, now.seconds * 1000));
     engine.beginRequest(now, offsets, this.segments.length);
-    if (typeof action === "string") engine.writeString(action);
+    if (typeof action === "string") engine.writeInternable(action);
     else engine.writeValue(action, 64);
     if (resource === undefined) engine.writeMissing();
+    else if (typeof resource === "string") engine.writeInternable(resource);
     else engine.writeValue(resource, 64);
     if (agent === undefined) engine.writeMissing();
     else engine.writeValue(agent, 64);
