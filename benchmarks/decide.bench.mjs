@@ -75,17 +75,26 @@ const supportBot = await Warden.create({ policies: SUPPORT_BOT });
 const refunds = await Warden.create({ policies: REFUNDS });
 const scaledClients = await Promise.all(SIZES.map((n) => Warden.create({ policies: scaled(n) })));
 
+// Steady state: enough calls for V8 to finish tiering up every path before mitata samples.
+function warm(f) {
+  for (let i = 0; i < 300_000; i++) f();
+}
+
 group("check", () => {
   let i = 0;
-  bench("support-bot policy, 8 rotating requests", () => {
+  const support = () => {
     const [a, r, c] = SUPPORT_MIX[i++ & 7];
     do_not_optimize(supportBot.check(a, r, c));
-  });
+  };
+  warm(support);
+  bench("support-bot policy, 8 rotating requests", support);
   let j = 0;
-  bench("refund policy: conditions, trust, 8 rotating requests", () => {
+  const refund = () => {
     const [context, agent] = REFUND_MIX[j++ & 7];
     do_not_optimize(refunds.check("tool.call", "tool/issue_refund", context, { agent }));
-  });
+  };
+  warm(refund);
+  bench("refund policy: conditions, trust, 8 rotating requests", refund);
 });
 
 group("check by rule count (64 spread resources and a miss)", () => {
@@ -93,14 +102,17 @@ group("check by rule count (64 spread resources and a miss)", () => {
     const w = scaledClients[s];
     const mix = scaledMix(n);
     let k = 0;
-    bench(`${n} rules`, () => {
-      do_not_optimize(w.check("tool.call", mix[k++ % 65]));
-    });
+    const scale = () => do_not_optimize(w.check("tool.call", mix[k++ % 65]));
+    warm(scale);
+    bench(`${n} rules`, scale);
   });
 });
 
 // ---------------------------------------------------------------------------
 
+const result = await run({ format: "quiet", throw: true });
+
+// Loading is measured after the checks, so its garbage does not fall into theirs.
 const wasm = readFileSync(wasmPath());
 const loads = [];
 for (const n of SIZES) {
@@ -117,7 +129,7 @@ for (const n of SIZES) {
   times.sort((a, b) => a - b);
   loads.push([n, json.length, times[Math.floor(times.length / 2)], times[Math.floor(times.length * 0.99)]]);
 }
-const result = await run({ format: "quiet", throw: true });
+
 const rows = [];
 for (const b of result.benchmarks) {
   for (const r of b.runs) rows.push([r.name, r.stats.p50, r.stats.p99, r.stats.avg]);

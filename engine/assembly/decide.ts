@@ -9,7 +9,7 @@ import { Buf, bufNew, bufStr, bufBytes, bufNumber, bufJsonString, bytesEqual, ha
 import { mapGet, NOT_FOUND, ByteMap } from "./bytemap";
 import { Pattern, P_GENERAL, globMatch, patternMatches, compareSpecificity } from "./pattern";
 import {
-  V_MISSING, V_NULL, V_FALSE, V_TRUE, V_NUMBER, V_STRING, V_ARRAY, V_OBJECT, V_INTERNED, VALUE_EMPTY_STRING,
+  V_MISSING, V_NULL, V_FALSE, V_TRUE, V_NUMBER, V_STRING, V_ARRAY, V_OBJECT, V_INTERNED, V_AGENT, VALUE_EMPTY_STRING,
   tagOf, lengthOf, bytesOf, itemsOf, sizeOf, numberOf, validateValue, invalidReason,
 } from "./value";
 import { Cond, TRUE, FALSE, INDETERMINATE } from "./conditions";
@@ -19,7 +19,7 @@ import {
   SCOPE_AGENT, SCOPE_GLOBAL, SCOPE_CONTEXT,
 } from "./model";
 import { RateState, Entry, entryFor, isFull, record, countWithin } from "./ratelimit";
-import { internedValue, internedHash } from "./intern";
+import { internedValue, internedHash, internedPrefixCount, internedPrefixHashes } from "./intern";
 
 /** The policies in force (0 before the first successful load). */
 export let current: usize = 0;
@@ -169,6 +169,66 @@ function readAgent(v: usize): bool {
   return true;
 }
 
+/** Reads a string field of an agent record (text or interned) at `p`; returns its end, 0 when it is not one. */
+function agentString(p: usize, end: usize): usize {
+  if (p + 5 > end) return 0;
+  const t = tagOf(p);
+  if (t == V_INTERNED) {
+    fieldValue = internedValue(load<u32>(p, 1));
+    return fieldValue != 0 ? p + 5 : 0;
+  }
+  if (t != V_STRING) return 0;
+  fieldValue = p;
+  return validateValue(p, end, 0);
+}
+let fieldValue: usize = 0;
+
+/**
+ * An agent record (tag 0x09): a byte of which fields follow (1 id, 2
+ * trust_level, 4 tags), then id and trust_level as strings (text or
+ * interned) and tags as an array of strings. Returns its end, or 0 with the
+ * error in requestError.
+ */
+function readAgentRecord(p: usize, end: usize): usize {
+  readAgent(MISSING_VALUE);
+  agentPresent = true;
+  if (p + 2 > end) return agentError("the agent record is truncated");
+  const fields = <u32>load<u8>(p, 1);
+  if (fields > 7) return agentError("the agent record names unknown fields");
+  let q = p + 2;
+  if (fields & 1) {
+    q = agentString(q, end);
+    if (q == 0) return agentError("agent `id` must be a string");
+    agentId = fieldValue;
+  }
+  if (fields & 2) {
+    q = agentString(q, end);
+    if (q == 0) return agentError("agent `trust_level` must be a string");
+    agentTrust = fieldValue;
+  }
+  if (fields & 4) {
+    if (q >= end || tagOf(q) != V_ARRAY) return agentError("agent `tags` must be an array of strings");
+    const next = validateValue(q, end, 1);
+    if (next == 0) return agentError("agent `tags` must be an array of strings");
+    let e = itemsOf(q);
+    for (let j: u32 = 0; j < lengthOf(q); j++) {
+      if (!stringTag(e)) return agentError("agent `tags` must be an array of strings");
+      e += sizeOf(e);
+    }
+    agentTags = q;
+    q = next;
+  }
+  return q;
+}
+
+const MISSING_VALUE: usize = memory.data<u8>([0]);
+
+function agentError(message: string): usize {
+  requestError.len = 0;
+  bufStr(requestError, message);
+  return 0;
+}
+
 function isName(p: usize, n: usize, s: string): bool {
   if (n != <usize>s.length) return false;
   for (let i: usize = 0; i < n; i++) if (<u32>load<u8>(p + i) != <u32>s.charCodeAt(<i32>i)) return false;
@@ -243,6 +303,9 @@ function readRequest(set: PolicySet, p: usize, len: usize): usize {
   if (tagOf(q) == V_MISSING) {
     readAgent(q);
     q++;
+  } else if (tagOf(q) == V_AGENT) {
+    q = readAgentRecord(q, end);
+    if (q == 0) return invalidRecord();
   } else {
     next = validateValue(q, end, 2);
     if (next == 0) return invalidValue("agent");
@@ -377,13 +440,16 @@ function scanAlts(set: PolicySet, list: usize): void {
   }
 }
 
+// Hashes of the resource's prefixes (u32 for lengths 0 …), for every length a bucket asks for.
+let resourcePrefixes: usize = 0;
+
 function scanBucket(set: PolicySet, b: Bucket): void {
   const exact = mapGet(b.exact, resourcePtr, resourceLen, resourceHash);
   if (exact != NOT_FOUND) scanAlts(set, <usize>exact);
   for (let i: u32 = 0; i < b.lensCount; i++) {
     const len = <usize>load<u32>(b.lens + (<usize>i << 2));
     if (len > resourceLen) break;
-    const h = load<u32>(set.resourceHashes + (len << 2));
+    const h = load<u32>(resourcePrefixes + (len << 2));
     const list = mapGet(b.prefix, resourcePtr, len, h);
     if (list != NOT_FOUND) scanAlts(set, <usize>list);
   }
@@ -391,29 +457,39 @@ function scanBucket(set: PolicySet, b: Bucket): void {
 
 function findRules(set: PolicySet): void {
   visitedCount = 0;
-  // Hashes of every resource prefix the buckets can ask for, and of the whole resource.
-  let h = HASH_SEED;
+  // Hashes of every resource prefix the buckets can ask for, and of the whole
+  // resource: an interned resource has them already.
   const upto = min<usize>(resourceLen, <usize>set.maxResourcePrefix);
-  store<u32>(set.resourceHashes, h);
-  for (let i: usize = 0; i < upto; i++) {
-    h = hashStep(h, load<u8>(resourcePtr + i));
-    store<u32>(set.resourceHashes + ((i + 1) << 2), h);
+  if (resourceHashed && <usize>internedPrefixCount(resourceValue) >= upto) {
+    resourcePrefixes = internedPrefixHashes(resourceValue);
+  } else {
+    let h = HASH_SEED;
+    store<u32>(set.resourceHashes, h);
+    for (let i: usize = 0; i < upto; i++) {
+      h = hashStep(h, load<u8>(resourcePtr + i));
+      store<u32>(set.resourceHashes + ((i + 1) << 2), h);
+    }
+    if (!resourceHashed) {
+      for (let i = upto; i < resourceLen; i++) h = hashStep(h, load<u8>(resourcePtr + i));
+      resourceHash = h;
+    }
+    resourcePrefixes = set.resourceHashes;
   }
-  if (!resourceHashed) {
-    for (let i = upto; i < resourceLen; i++) h = hashStep(h, load<u8>(resourcePtr + i));
-    resourceHash = h;
-  }
-  // Action prefixes in one pass, then the whole action.
+  // Action prefixes in one pass (or from an interned action's table), then the whole action.
+  // Prefix lengths below `known` come from the interned table (none when not interned).
+  const known: isize = actionHashed ? <isize>internedPrefixCount(actionValue) : -1;
+  const table = actionHashed ? internedPrefixHashes(actionValue) : 0;
   let ha = HASH_SEED;
   let li: u32 = 0;
   for (let len: usize = 0; li < set.lensCount; len++) {
+    if (<isize>len <= known) ha = load<u32>(table + (len << 2));
     while (li < set.lensCount && <usize>load<u32>(set.lens + (<usize>li << 2)) == len) {
       const b = mapGet(set.prefix, actionPtr, len, ha);
       if (b != NOT_FOUND) scanBucket(set, changetype<Bucket>(<usize>b));
       li++;
     }
     if (len >= actionLen) break;
-    ha = hashStep(ha, load<u8>(actionPtr + len));
+    if (<isize>len >= known) ha = hashStep(ha, load<u8>(actionPtr + len));
   }
   const b = mapGet(set.exact, actionPtr, actionLen, actionHashed ? actionHash : hashBytes(actionPtr, actionLen));
   if (b != NOT_FOUND) scanBucket(set, changetype<Bucket>(<usize>b));

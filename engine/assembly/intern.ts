@@ -1,15 +1,20 @@
 // Interned strings (ABI.md §Interned strings): a host registers a string it
 // sends often (an action, a resource) once, then names it by number in
-// requests, so neither side encodes, checks or hashes it again.
+// requests, so neither side encodes, checks or hashes it again: the engine
+// keeps its hash and the hash of each of its first PREFIX_HASHES prefixes,
+// which the rule index would otherwise compute per request.
 
 import { alloc, free } from "./memory";
-import { Buf, bufNew, bufU32, hashBytes, utf8Invalid } from "./bytes";
+import { Buf, bufNew, bufU32, hashStep, HASH_SEED, utf8Invalid } from "./bytes";
 import { V_STRING, MAX_STRING } from "./value";
 
 /** At most this many strings at once; the host resets when it wants room. */
 export const MAX_INTERNED: u32 = 1 << 16;
+/** Prefix hashes kept per string: lengths 0 … PREFIX_HASHES. */
+export const PREFIX_HASHES: u32 = 256;
 
-// Entry: u32 hash of the bytes, then the encoded string value (tag, u32 length, bytes).
+// Entry: u32 hash, u32 k, (k + 1) u32 prefix hashes (lengths 0 … k), u32
+// pointer to the entry, then the encoded string value (tag, u32 length, bytes).
 const entries: Buf = bufNew(1024);
 
 function count(): u32 {
@@ -19,11 +24,22 @@ function count(): u32 {
 /** Registers a string; its id, or -1 when it is not UTF-8, over 1 MiB, or the table is full. */
 export function internString(p: usize, n: usize): i32 {
   if (n > <usize>MAX_STRING || utf8Invalid(p, n) >= 0 || count() >= MAX_INTERNED) return -1;
-  const e = alloc(9 + n);
-  store<u32>(e, hashBytes(p, n));
-  store<u8>(e, <u8>V_STRING, 4);
-  store<u32>(e, <u32>n, 5);
-  memory.copy(e + 9, p, n);
+  const k = <u32>min<usize>(n, <usize>PREFIX_HASHES);
+  const head: usize = 8 + (<usize>(k + 1) << 2) + 4;
+  const e = alloc(head + 5 + n);
+  let h = HASH_SEED;
+  store<u32>(e + 8, h);
+  for (let i: usize = 0; i < n; i++) {
+    h = hashStep(h, load<u8>(p + i));
+    if (i < <usize>k) store<u32>(e + 8 + ((i + 1) << 2), h);
+  }
+  store<u32>(e, h);
+  store<u32>(e, k, 4);
+  const value = e + head;
+  store<u32>(value - 4, <u32>e);
+  store<u8>(value, <u8>V_STRING);
+  store<u32>(value, <u32>n, 1);
+  memory.copy(value + 5, p, n);
   bufU32(entries, <u32>e);
   return <i32>count() - 1;
 }
@@ -36,11 +52,30 @@ export function internReset(): void {
 
 /** The encoded string value of an id, or 0 when there is no such id. */
 export function internedValue(id: u32): usize {
-  return id < count() ? <usize>load<u32>(entries.ptr + (<usize>id << 2)) + 4 : 0;
+  if (id >= count()) return 0;
+  const e = <usize>load<u32>(entries.ptr + (<usize>id << 2));
+  return e + 8 + (<usize>(load<u32>(e, 4) + 1) << 2) + 4;
+}
+
+// @ts-ignore: decorator
+@inline function entryOf(value: usize): usize {
+  return <usize>load<u32>(value - 4);
 }
 
 /** The hash of the bytes of a value `internedValue` returned. */
 // @ts-ignore: decorator
 @inline export function internedHash(value: usize): u32 {
-  return load<u32>(value - 4);
+  return load<u32>(entryOf(value));
+}
+
+/** How many prefix hashes past the empty one it keeps (its length, at most PREFIX_HASHES). */
+// @ts-ignore: decorator
+@inline export function internedPrefixCount(value: usize): u32 {
+  return load<u32>(entryOf(value), 4);
+}
+
+/** Its prefix hashes: u32 for each length 0 … internedPrefixCount. */
+// @ts-ignore: decorator
+@inline export function internedPrefixHashes(value: usize): usize {
+  return entryOf(value) + 8;
 }

@@ -18,8 +18,10 @@ export const V_NUMBER: u32 = 4;
 export const V_STRING: u32 = 5;
 export const V_ARRAY: u32 = 6;
 export const V_OBJECT: u32 = 7;
-/** Only as a request's action or resource: u32 id of an interned string (intern.ts). */
+/** Only as a request's action or resource, or an agent record's id or trust level: u32 id of an interned string (intern.ts). */
 export const V_INTERNED: u32 = 8;
+/** Only as a request's agent: the agent record (decide.ts readAgentRecord). */
+export const V_AGENT: u32 = 9;
 
 /** Largest string or member name a request may hold (spec §1a). */
 export const MAX_STRING: u32 = 1 << 20;

@@ -4,7 +4,7 @@
 
 import { describe, it, expect, beforeEach } from "vitest";
 import { readFileSync } from "node:fs";
-import { RawEngine, wasmModule, MISSING, pushU32, type Value } from "./raw-engine.js";
+import { RawEngine, wasmModule, MISSING, pushU32, encodeValue, type Value } from "./raw-engine.js";
 
 const SUPPORT_BOT = [
   {
@@ -235,6 +235,35 @@ describe("interned strings", () => {
     e.x.intern_reset();
     expect(e.decideBytes(record(action, resource)).error).toBe("`action` names no interned string");
     stillDecides(e);
+  });
+});
+
+describe("agent records", () => {
+  it("carry id, trust level and tags, and are checked like agent objects", () => {
+    const e = new RawEngine();
+    expect(e.load([{ agent_match: { tags: ["cs"] }, rules: [{ effect: "allow", action: "a", trust_level: "elevated" }] }]).status).toBe(0);
+    const record = (agent: number[]): number[] => {
+      const rec = RawEngine.record(0, [], "a", MISSING, MISSING, []);
+      rec.splice(rec.length - 1, 1, ...agent);
+      return rec;
+    };
+    const str = (s: string): number[] => {
+      const out: number[] = [];
+      encodeValue(s, out);
+      return out;
+    };
+    const tags = (list: Value[]): number[] => {
+      const out: number[] = [];
+      encodeValue(list, out);
+      return out;
+    };
+    expect(e.decideBytes(record([9, 7, ...str("bot"), ...str("elevated"), ...tags(["cs"])]))).toMatchObject({ status: 0, allowed: true });
+    expect(e.decideBytes(record([9, 6, ...str("basic"), ...tags(["cs"])]))).toMatchObject({ status: 0, allowed: false });
+    expect(e.decideBytes(record([9, 3, ...str("bot"), ...str("elevated")]))).toMatchObject({ status: 0, allowed: false });
+    expect(e.decideBytes(record([9, 8])).error).toBe("the agent record names unknown fields");
+    expect(e.decideBytes(record([9, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0])).error).toBe("agent `id` must be a string");
+    expect(e.decideBytes(record([9, 4, ...tags(["cs", 1])])).error).toBe("agent `tags` must be an array of strings");
+    expect(e.decideBytes(record([9, 1, 8, 9, 0, 0, 0])).error).toBe("agent `id` must be a string");
   });
 });
 

@@ -78,6 +78,7 @@ const T_STRING = 5;
 const T_ARRAY = 6;
 const T_OBJECT = 7;
 const T_INTERNED = 8;
+const T_AGENT = 9;
 /** Strings the host keeps interned at once, and the longest it interns. */
 const MAX_INTERNED = 4096;
 const MAX_INTERNED_LENGTH = 256;
@@ -335,6 +336,39 @@ export class EngineInstance {
   private forgetInterned(): void {
     this.x.intern_reset();
     this.interned.clear();
+  }
+
+  /**
+   * Writes the agent: as an agent record (ABI.md §Values) when it is a plain
+   * object of string `id`, string `trust_level` and string-array `tags`, so
+   * its strings can be interned; otherwise as the JSON value it is, which the
+   * engine checks and, when it is not an agent, reports.
+   */
+  writeAgent(agent: unknown): void {
+    if (agent === null || typeof agent !== "object" || Array.isArray(agent) || Object.getPrototypeOf(agent) !== Object.prototype) {
+      this.writeValue(agent, 64);
+      return;
+    }
+    let fields = 0;
+    const a = agent as Record<string, unknown>;
+    for (const key in a) {
+      const v = a[key];
+      if (v === undefined) continue;
+      if (key === "id" && typeof v === "string") fields |= 1;
+      else if (key === "trust_level" && typeof v === "string") fields |= 2;
+      else if (key === "tags" && Array.isArray(v) && v.every((t) => typeof t === "string")) fields |= 4;
+      else {
+        this.writeValue(agent, 64);
+        return;
+      }
+    }
+    this.ensure(2);
+    this.bytes[this.base + this.pos] = T_AGENT;
+    this.bytes[this.base + this.pos + 1] = fields;
+    this.pos += 2;
+    if (fields & 1) this.writeInternable(a.id as string);
+    if (fields & 2) this.writeInternable(a.trust_level as string);
+    if (fields & 4) this.writeValue(a.tags, 2);
   }
 
   writeString(s: string): void {

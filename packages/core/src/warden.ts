@@ -289,7 +289,7 @@ export class Warden {
     else if (typeof resource === "string") engine.writeInternable(resource);
     else engine.writeValue(resource, 64);
     if (agent === undefined) engine.writeMissing();
-    else engine.writeValue(agent, 64);
+    else engine.writeAgent(agent);
     for (const segments of this.segments) {
       const v = valueAt(context, segments);
       if (v === MISSING) engine.writeMissing();
