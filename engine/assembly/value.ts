@@ -212,6 +212,12 @@ const stackObject: usize = memory.data(MAX_CONTEXT_DEPTH + 2);
  * the value, or 0 with `invalidReason` set.
  */
 export function validateValue(p: usize, limit: usize, maxDepth: u32): usize {
+  // Scalars, the common case, without the machinery for containers.
+  if (p < limit) {
+    const t = tagOf(p);
+    if (t >= V_NULL && t <= V_TRUE) return p + 1;
+    if (t == V_NUMBER) return p + 9 <= limit ? p + 9 : bad("truncated number");
+  }
   let depth: u32 = 0;
   let started = false;
   while (true) {

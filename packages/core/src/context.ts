@@ -71,8 +71,11 @@ const EMPTY = Object.freeze({});
 export function valueAt(context: object, segments: readonly string[]): unknown {
   let v: unknown = context;
   for (const segment of segments) {
-    if (v === null || typeof v !== "object" || Array.isArray(v) || !hasOwnEnumerable.call(v, segment)) return MISSING;
-    v = jsonView((v as Record<string, unknown>)[segment], segment);
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return MISSING;
+    const member = (v as Record<string, unknown>)[segment];
+    // JSON holds own enumerable members only (not `__proto__`, nor what a prototype lends).
+    if (member === undefined || !hasOwnEnumerable.call(v, segment)) return MISSING;
+    v = jsonView(member, segment);
     if (omitted(v)) return MISSING;
   }
   return v;

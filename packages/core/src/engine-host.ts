@@ -345,7 +345,10 @@ export class EngineInstance {
    * engine checks and, when it is not an agent, reports.
    */
   writeAgent(agent: unknown): void {
-    if (agent === null || typeof agent !== "object" || Array.isArray(agent) || Object.getPrototypeOf(agent) !== Object.prototype) {
+    // A plain object (its constructor Object, no toJSON of its own making); anything else goes as JSON.
+    const plain = agent !== null && typeof agent === "object" && (agent as { constructor?: unknown }).constructor === Object
+      && typeof (agent as { toJSON?: unknown }).toJSON !== "function";
+    if (!plain) {
       this.writeValue(agent, 64);
       return;
     }
