@@ -1,12 +1,8 @@
 // The support bot's tool calls, each asked of Warden before it runs.
-import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { Warden } from "@warden/core";
+import { fileURLToPath } from "node:url";
+import { Warden } from "@warden/node";
 
-const require = createRequire(import.meta.url);
-const wasm = readFile(require.resolve("@warden/engine/warden.wasm"));
-const policies = JSON.parse(await readFile(new URL("./policies.json", import.meta.url), "utf8"));
-const warden = await Warden.create({ wasm, policies });
+const warden = await Warden.fromFile(fileURLToPath(new URL("./policies.yaml", import.meta.url)));
 
 const bot = { id: "support-bot-1", trust_level: "basic", tags: ["customer-support"] };
 const senior = { id: "support-bot-7", trust_level: "elevated", tags: ["customer-support"] };
