@@ -169,18 +169,43 @@ function readAgent(v: usize): bool {
   return true;
 }
 
-/** Reads a string field of an agent record (text or interned) at `p`; returns its end, 0 when it is not one. */
-function agentString(p: usize, end: usize): usize {
-  if (p + 5 > end) return 0;
-  const t = tagOf(p);
+/**
+ * Reads a request string (text, or interned) at `p` into fieldValue, with
+ * fieldHash when it is interned; returns its end, or 0 with the error, which
+ * names the field as `name`, in requestError.
+ */
+function requestString(p: usize, end: usize, name: string): usize {
+  fieldHashed = false;
+  const t = p < end ? tagOf(p) : V_MISSING;
   if (t == V_INTERNED) {
+    if (p + 5 > end) return fieldError("the request record is truncated", "");
     fieldValue = internedValue(load<u32>(p, 1));
-    return fieldValue != 0 ? p + 5 : 0;
+    if (fieldValue == 0) return fieldError(name, " names no interned string");
+    fieldHash = internedHash(fieldValue);
+    fieldHashed = true;
+    return p + 5;
   }
-  if (t != V_STRING) return 0;
+  if (t != V_STRING) return fieldError(name, " must be a string");
+  const next = validateValue(p, end, 0);
+  if (next == 0) {
+    fieldError("invalid ", name);
+    bufStr(requestError, ": ");
+    bufStr(requestError, invalidReason);
+    return 0;
+  }
   fieldValue = p;
-  return validateValue(p, end, 0);
+  return next;
 }
+
+function fieldError(a: string, b: string): usize {
+  requestError.len = 0;
+  bufStr(requestError, a);
+  bufStr(requestError, b);
+  return 0;
+}
+
+let fieldHash: u32 = 0;
+let fieldHashed = false;
 let fieldValue: usize = 0;
 
 /**
@@ -197,13 +222,13 @@ function readAgentRecord(p: usize, end: usize): usize {
   if (fields > 7) return agentError("the agent record names unknown fields");
   let q = p + 2;
   if (fields & 1) {
-    q = agentString(q, end);
-    if (q == 0) return agentError("agent `id` must be a string");
+    q = requestString(q, end, "agent `id`");
+    if (q == 0) return 0;
     agentId = fieldValue;
   }
   if (fields & 2) {
-    q = agentString(q, end);
-    if (q == 0) return agentError("agent `trust_level` must be a string");
+    q = requestString(q, end, "agent `trust_level`");
+    if (q == 0) return 0;
     agentTrust = fieldValue;
   }
   if (fields & 4) {
@@ -257,43 +282,25 @@ function readRequest(set: PolicySet, p: usize, len: usize): usize {
   const offsets = p + HEADER;
   let q = offsets + (<usize>zones << 2);
   // action
-  actionHashed = false;
-  resourceHashed = false;
-  if (q < end && tagOf(q) == V_INTERNED) {
-    if (q + 5 > end) return invalid("the request record is truncated");
-    actionValue = internedValue(load<u32>(q, 1));
-    if (actionValue == 0) return invalid("`action` names no interned string");
-    actionHash = internedHash(actionValue);
-    actionHashed = true;
-    q += 5;
-  } else {
-    if (q >= end || !stringTag(q)) return invalid("`action` must be a string");
-    const next = validateValue(q, end, 0);
-    if (next == 0) return invalidValue("action");
-    actionValue = q;
-    q = next;
-  }
+  q = requestString(q, end, "`action`");
+  if (q == 0) return invalidRecord();
+  actionValue = fieldValue;
+  actionHashed = fieldHashed;
+  actionHash = fieldHash;
   actionPtr = bytesOf(actionValue);
   actionLen = lengthOf(actionValue);
   // resource
   if (q >= end) return invalid("the request record is truncated");
-  const rt = tagOf(q);
-  if (rt == V_MISSING) {
+  resourceHashed = false;
+  if (tagOf(q) == V_MISSING) {
     resourceValue = VALUE_EMPTY_STRING;
     q++;
-  } else if (rt == V_INTERNED) {
-    if (q + 5 > end) return invalid("the request record is truncated");
-    resourceValue = internedValue(load<u32>(q, 1));
-    if (resourceValue == 0) return invalid("`resource` names no interned string");
-    resourceHash = internedHash(resourceValue);
-    resourceHashed = true;
-    q += 5;
   } else {
-    if (!stringTag(q)) return invalid("`resource` must be a string");
-    const next = validateValue(q, end, 0);
-    if (next == 0) return invalidValue("resource");
-    resourceValue = q;
-    q = next;
+    q = requestString(q, end, "`resource`");
+    if (q == 0) return invalidRecord();
+    resourceValue = fieldValue;
+    resourceHashed = fieldHashed;
+    resourceHash = fieldHash;
   }
   resourcePtr = bytesOf(resourceValue);
   resourceLen = lengthOf(resourceValue);

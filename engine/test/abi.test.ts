@@ -263,7 +263,7 @@ describe("agent records", () => {
     expect(e.decideBytes(record([9, 8])).error).toBe("the agent record names unknown fields");
     expect(e.decideBytes(record([9, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0])).error).toBe("agent `id` must be a string");
     expect(e.decideBytes(record([9, 4, ...tags(["cs", 1])])).error).toBe("agent `tags` must be an array of strings");
-    expect(e.decideBytes(record([9, 1, 8, 9, 0, 0, 0])).error).toBe("agent `id` must be a string");
+    expect(e.decideBytes(record([9, 1, 8, 9, 0, 0, 0])).error).toBe("agent `id` names no interned string");
   });
 });
 
