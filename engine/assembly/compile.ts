@@ -1174,20 +1174,27 @@ export function compileSet(src: usize, len: usize): PolicySet | null {
   zoneList.len = 0;
   const tree = arenaNew();
   arena = arenaNew();
-  const root = parseJson(tree, src, len);
-  if (root == null || errorCount() > 0 && root.kind != J_ARRAY) {
+  let root = parseJson(tree, src, len);
+  if (root == null) {
     arenaFree(tree);
     arenaFree(arena);
     return null;
   }
-  if (root.kind != J_ARRAY) {
+  // A bundle's payload, {"policies": [...]}, is read as its array.
+  let list: JNode | null = root;
+  if (root.kind == J_OBJECT) {
+    list = member(root, "policies");
+    if (root.count != 1 || list == null) list = null;
+  }
+  if (list == null || list.kind != J_ARRAY) {
     const m = msg();
-    bufStr(m, "the policies must be a JSON array of policy objects");
+    bufStr(m, "the policies must be a JSON array of policy objects, or an object whose only member `policies` is one");
     errorAt(-1, 0, 0, -1);
     arenaFree(tree);
     arenaFree(arena);
     return null;
   }
+  root = list;
   paths = pathSetNew(arena);
   exprSetup(arena, paths);
   set = changetype<PolicySet>(arenaZero(arena, offsetof<PolicySet>()));

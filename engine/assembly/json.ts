@@ -5,7 +5,7 @@
 // the input, which outlives the tree.
 
 import { Arena, arenaAlloc } from "./memory";
-import { Buf, bufNew, bufReserve, bufStr, bufBytes, bufByte, bufI64, utf8Invalid, bytesEqual, hashBytes } from "./bytes";
+import { Buf, bufNew, bufReserve, bufStr, bufBytes, bufByte, bufI64, utf8Invalid, bytesEqual, bytesIs, hashBytes } from "./bytes";
 import { msg, errorAt } from "./errors";
 import { parseNumber } from "./number";
 
@@ -105,11 +105,16 @@ function report(at: usize, m: Buf): void {
   // element or member. Frame 0, when it is the top-level array, names the policy.
   const ptr = pointerScratch;
   ptr.len = 0;
+  // The policy is the element of the top-level array, or of the array under
+  // `policies` when the input is a bundle payload ({"policies": [...]}).
   let policy: i32 = -1;
   let first: u32 = 0;
   if (depth > 0 && topIsArray) {
     policy = <i32>load<u32>(frame(0), 4);
     first = 1;
+  } else if (depth > 1 && load<u32>(frame(1)) == J_ARRAY && load<u32>(frame(0), 16) == 9 && bytesIs(load<u32>(frame(0), 12), 8, "policies")) {
+    policy = <i32>load<u32>(frame(1), 4);
+    first = 2;
   }
   for (let d = first; d < depth; d++) {
     const f = frame(d);

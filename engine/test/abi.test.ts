@@ -385,3 +385,18 @@ describe("time zones", () => {
     expect(e.load([{ timezone: "europe/berlin", rules: [] }]).result.errors[0].message).toContain("(did you mean `Europe/Berlin`?)");
   });
 });
+
+describe("a bundle's payload", () => {
+  it("loads as {\"policies\": [...]}, naming errors by policy index", () => {
+    const e = new RawEngine();
+    expect(e.load(JSON.stringify({ policies: SUPPORT_BOT })).status).toBe(0);
+    stillDecides(e);
+    const dup = e.load('{"policies": [{"rules": []}, {"rules": [], "rules": []}]}');
+    expect(dup.result.errors[0]).toMatchObject({ policy: 1, pointer: "/rules" });
+    const bad = e.load({ policies: [{ rules: [] }, { rules: [{ effect: "permit", action: "a" }] }] } as never);
+    expect(bad.result.errors[0]).toMatchObject({ policy: 1, pointer: "/rules/0/effect" });
+    expect(e.load('{"policies": [], "extra": 1}').status).toBe(1);
+    expect(e.load('{"rules": []}').status).toBe(1);
+    stillDecides(e);
+  });
+});

@@ -1,8 +1,15 @@
-import { Warden as CoreWarden, PolicyInvalidError, type PolicyMetadata, type WardenOptions } from "@warden/core";
+import { Warden as CoreWarden, PolicyInvalidError, type ConnectOptions, type PolicyMetadata, type WardenOptions } from "@warden/core";
+import { diskCache } from "./disk-cache.js";
 import { readPolicyFiles, type LocatedPolicyError } from "./policy-files.js";
 import { wardenModule } from "./wasm.js";
 
 export interface NodeWardenOptions extends Partial<WardenOptions> {}
+
+/** `Warden.connect` options in Node: the wasm, the cache and the warnings have defaults. */
+export interface NodeConnectOptions extends NodeWardenOptions, Omit<ConnectOptions, "cache"> {
+  /** Where the bundle survives restarts: a BundleCache, a folder, or false for none (default ~/.warden/cache). */
+  cache?: ConnectOptions["cache"] | string | false;
+}
 
 /**
  * Warden for Node.js: `@warden/core`'s client with warden.wasm from this
@@ -20,6 +27,24 @@ export class Warden extends CoreWarden {
   /** A client using this package's warden.wasm (unless `wasm` is given), with `policies` loaded when given. */
   static override async create<W extends CoreWarden = Warden>(this: unknown, options: NodeWardenOptions = {}): Promise<W> {
     return CoreWarden.create.call(this as typeof Warden, { ...options, wasm: options.wasm ?? wardenModule() }) as Promise<W>;
+  }
+
+  /**
+   * A client that enforces a project's signed bundles from a URL, starting from
+   * its disk cache (~/.warden/cache/{project}.bundle.json unless told
+   * otherwise), so a process started offline enforces the last good bundle.
+   * Cache problems are reported as process warnings.
+   */
+  static override async connect<W extends CoreWarden = Warden>(this: unknown, options: NodeConnectOptions): Promise<W> {
+    const cache = options.cache === false ? undefined
+      : typeof options.cache === "string" ? diskCache(options.cache)
+      : options.cache ?? diskCache();
+    return CoreWarden.connect.call(this as typeof Warden, {
+      ...options,
+      wasm: options.wasm ?? wardenModule(),
+      cache,
+      warn: options.warn ?? ((message: string) => process.emitWarning(message, { code: "WARDEN_BUNDLE" })),
+    }) as Promise<W>;
   }
 
   /**
@@ -50,10 +75,12 @@ export class Warden extends CoreWarden {
 export { readPolicyFiles, formatError } from "./policy-files.js";
 export type { LocatedPolicyError, PolicyFiles } from "./policy-files.js";
 export { wasmPath, wardenModule } from "./wasm.js";
+export { diskCache, defaultCacheDir } from "./disk-cache.js";
 export {
-  PolicyInvalidError, PolicyViolationError, WardenError,
+  PolicyInvalidError, PolicyViolationError, WardenError, BundleError, buildBundle, parseBundle, signingKeyFromSeed,
 } from "@warden/core";
 export type {
   Agent, CheckOptions, Decision, Effect, ErrorCode, Explanation, ExplainedRule, PatternMatch, PolicyDocument, PolicyError,
-  PolicyInput, PolicyMetadata, RateLimitRef, RecoveredEvent, WardenOptions,
+  PolicyInput, PolicyMetadata, RateLimitRef, RecoveredEvent, WardenOptions, BundleCache, BundleFile, BundleSpec,
+  BundleStatus, BundleTrust, BundleUpdate, ConnectOptions, WardenEvents,
 } from "@warden/core";

@@ -5,13 +5,20 @@
 
 // Only through the package's main entry, so the built runner shares its
 // classes (one PolicyInvalidError, one Warden) instead of bundling copies.
-import { PolicyInvalidError, type Decision, type Warden } from "./index.js";
+import { BundleError, PolicyInvalidError, type Decision, type Warden } from "./index.js";
 
 export interface ConformanceSource {
   /** Names of the `*.json` files directly in the conformance folder. */
   list(): Promise<string[]>;
-  /** Text of a file, by its path relative to the conformance folder. */
+  /** Text of a file, by its path relative to the conformance folder (`bundles/v7.json`). */
   read(path: string): Promise<string>;
+}
+
+interface BundleManifest {
+  project: string;
+  project_key: string;
+  trusted_keys: Record<string, string>;
+  cases: Array<{ file: string; note?: string; expect: { ok?: boolean; version?: number; policies?: number; error?: string; after?: string; needs?: string } }>;
 }
 
 export interface ConformanceFailure {
@@ -137,5 +144,46 @@ export async function runConformance(source: ConformanceSource, createWarden: ()
       });
     }
   }
+  await runBundles(source, createWarden, result);
   return result;
 }
+
+/**
+ * The bundle vectors (bundles/manifest.json): each case in a fresh client that
+ * trusts the manifest's keys and serves its project; `after` loads first; a
+ * case that `needs: allow_plain` counts twice, loading with plain bundles
+ * allowed and failing with ERR_BUNDLE_DECRYPT without.
+ */
+async function runBundles(source: ConformanceSource, createWarden: () => Promise<Warden>, result: ConformanceResult): Promise<void> {
+  const file = "bundles/manifest.json";
+  const manifest = JSON.parse(await source.read(file)) as BundleManifest;
+  for (const c of manifest.cases) result.checks += c.expect.needs === "allow_plain" ? 2 : 1;
+  const outcome = async (name: string, allowPlain: boolean): Promise<{ version: number; policies: number } | { error: string }> => {
+    const warden = await createWarden();
+    const trust = { project: manifest.project, projectKey: manifest.project_key, trustedKeys: manifest.trusted_keys, allowPlain };
+    const c = manifest.cases.find((x) => x.file === name)!;
+    try {
+      if (c.expect.after) await warden.loadBundle(await source.read(`bundles/${c.expect.after}`), trust);
+      const loaded = await warden.loadBundle(await source.read(`bundles/${name}`), trust);
+      return { version: loaded.version, policies: warden.metadata?.policies.length ?? 0 };
+    } catch (e) {
+      if (e instanceof BundleError || e instanceof PolicyInvalidError) return { error: e.code };
+      return { error: `threw ${String(e)}` };
+    }
+  };
+  for (const c of manifest.cases) {
+    const check = async (allowPlain: boolean, expected: { version: number; policies: number } | { error: string }, label: string): Promise<void> => {
+      result.ran++;
+      const got = await outcome(c.file, allowPlain);
+      if (same(got, expected)) result.passed++;
+      else result.failures.push({ file: `bundles/${c.file}`, check: label, message: `expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}` });
+    };
+    const e = c.expect;
+    const success = e.ok ? { version: e.version!, policies: e.policies! } : { error: e.error! };
+    if (e.needs === "allow_plain") {
+      await check(true, success, `${c.note ?? c.file} (plain bundles allowed)`);
+      await check(false, { error: "ERR_BUNDLE_DECRYPT" }, `${c.note ?? c.file} (plain bundles not allowed)`);
+    } else await check(false, success, c.note ?? c.file);
+  }
+}
+

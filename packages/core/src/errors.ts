@@ -3,6 +3,14 @@
  * for people. `detail` carries structured data (the load errors, the decision).
  */
 export type ErrorCode =
+  | "ERR_BUNDLE_FORMAT"
+  | "ERR_BUNDLE_PROJECT"
+  | "ERR_BUNDLE_UNKNOWN_KEY"
+  | "ERR_BUNDLE_SIGNATURE"
+  | "ERR_BUNDLE_STALE"
+  | "ERR_BUNDLE_DECRYPT"
+  | "ERR_BUNDLE_FETCH"
+  | "ERR_NOT_CONNECTED"
   | "ERR_POLICY_INVALID"
   | "ERR_POLICY_VIOLATION"
   | "ERR_REQUEST_INVALID"

@@ -1,5 +1,8 @@
 import { EngineInstance, InvalidRequest, compileWasm, instantOfMillis, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
 import { PolicyInvalidError, WardenError } from "./errors.js";
+import { BundleError } from "./bundle-format.js";
+import { openBundle, type BundleTrust } from "./bundle-loader.js";
+import { BundleClient, type BundleSource, type BundleStatus, type BundleTarget, type BundleUpdate, type ConnectOptions } from "./bundle-client.js";
 import { PolicyViolationError, type Decision, type Effect, type RateLimitRef } from "./decision.js";
 import { MISSING, checkContext, valueAt } from "./context.js";
 import { checkZone, zoneOffset } from "./time-zones.js";
@@ -61,6 +64,13 @@ export interface Explanation {
   why: string;
 }
 
+/** What `on` listens to. */
+export interface WardenEvents {
+  recovered: RecoveredEvent;
+  update: BundleUpdate;
+  error: { error: WardenError; source: BundleSource };
+}
+
 /** Emitted after the engine trapped and a fresh instance took over. */
 export interface RecoveredEvent {
   error: unknown;
@@ -108,10 +118,17 @@ export class Warden {
   /** What a decision won by each rule carries, by policy and rule index, computed at load. */
   private outcomes: Outcome[][] = [];
   private defaultAllow = outcome("allow", -1, -1, null, null, "", false, true, null, false, null);
-  private defaultDeny = outcome("deny", -1, -1, null, null, "no policies are loaded, so every request is denied", false, true, null, false, null);
+  private defaultDeny = outcome("deny", -1, -1, null, null, "no policies have loaded yet, so every request is denied", false, true, null, false, null);
   private version: number | null = null;
   private readonly clock: () => number;
-  private readonly recovered = new Set<Listener<RecoveredEvent>>();
+  private readonly listeners: { [E in keyof WardenEvents]: Set<Listener<WardenEvents[E]>> } = {
+    recovered: new Set(), update: new Set(), error: new Set(),
+  };
+  // Bundles: the highest version ever loaded (nothing older loads again), and where the one in force came from.
+  private highest = 0;
+  private source: BundleSource | null = null;
+  private loadedAt: Date | null = null;
+  private client: BundleClient | null = null;
 
   /** Use `Warden.create` (runtime packages subclass it with their own defaults). */
   protected constructor(
@@ -237,10 +254,103 @@ export class Warden {
     this.call(() => this.engine.importState(state));
   }
 
-  /** Listens for engine recoveries; returns a function that stops listening. */
-  on(event: "recovered", listener: Listener<RecoveredEvent>): () => void {
-    this.recovered.add(listener);
-    return () => this.recovered.delete(listener);
+  /**
+   * Listens for `update` (a bundle loaded), `error` (a bundle refused or a
+   * fetch failed; the bundle in force stays) or `recovered` (the engine
+   * trapped and a fresh instance took over); returns a function that stops.
+   */
+  on<E extends keyof WardenEvents>(event: E, listener: Listener<WardenEvents[E]>): () => void {
+    const set = this.listeners[event] as Set<Listener<WardenEvents[E]>>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  private emit<E extends keyof WardenEvents>(event: E, value: WardenEvents[E]): void {
+    for (const listener of this.listeners[event] as Set<Listener<WardenEvents[E]>>) listener(value);
+  }
+
+  // -------------------------------------------------------------------------
+  // Bundles (bundle-format.md)
+
+  /**
+   * A client that enforces a project's signed bundles from `url`: it loads its
+   * cache first (offline, the last good bundle), then the network, then polls.
+   * Until a bundle loads, every check denies.
+   *
+   * @example
+   * const warden = await Warden.connect({
+   *   wasm, url: "https://cdn.example.com/proj_support.bundle.json", project: "proj_support",
+   *   projectKey: env.WARDEN_PROJECT_KEY, trustedKeys: { k1: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" },
+   * });
+   */
+  static async connect<W extends Warden = Warden>(this: WardenClass<W>, options: WardenOptions & ConnectOptions): Promise<W> {
+    const warden = await (Warden.create as (this: unknown, o: WardenOptions) => Promise<W>).call(this, { wasm: options.wasm, clock: options.clock });
+    const client = new BundleClient(warden.bundleTarget(), options, (error, source) => warden.emit("error", { error, source }));
+    warden.client = client;
+    await client.start();
+    return warden;
+  }
+
+  private bundleTarget(): BundleTarget {
+    const warden = this;
+    return {
+      loadBundle: (text, trust, source) => warden.acceptBundle(text, trust, source),
+      get highestVersion() {
+        return warden.highest;
+      },
+      raiseFloor: (v) => {
+        warden.highest = Math.max(warden.highest, v);
+      },
+    };
+  }
+
+  /**
+   * Loads a bundle file's text through every step of bundle-format.md
+   * §Loading, in order; throws a `BundleError` whose `code` is the step's
+   * (`ERR_BUNDLE_FORMAT` … `ERR_POLICY_INVALID`), and then nothing changes.
+   * A bundle with the version in force changes nothing either.
+   */
+  async loadBundle(text: string, trust: BundleTrust): Promise<{ version: number; changed: boolean }> {
+    return this.acceptBundle(text, trust, "direct");
+  }
+
+  private async acceptBundle(text: string, trust: BundleTrust, source: BundleSource): Promise<{ version: number; changed: boolean }> {
+    const opened = await openBundle(text, trust, this.version, this.highest);
+    if (opened === "unchanged") return { version: this.version!, changed: false };
+    const version = opened.bundle.version;
+    // Step 7: the payload is {"policies": [...]} (the engine checks the rest) and every policy loads.
+    if (firstByte(opened.payload) !== 0x7b) throw new BundleError("ERR_POLICY_INVALID", "the payload must be a JSON object {\"policies\": [...]}");
+    try {
+      this.load(opened.payload, { bundleVersion: version });
+    } catch (e) {
+      if (!(e instanceof PolicyInvalidError)) throw e;
+      throw new BundleError("ERR_POLICY_INVALID", `the bundle's policies do not load: ${e.message}`, e.errors);
+    }
+    this.highest = Math.max(this.highest, version);
+    this.source = source;
+    this.loadedAt = new Date();
+    this.emit("update", { version, source });
+    return { version, changed: true };
+  }
+
+  /** Fetches the bundle now (a connected client); resolves once it is loaded, refused or unreachable. */
+  async refresh(): Promise<BundleStatus> {
+    if (!this.client) throw new WardenError("ERR_NOT_CONNECTED", "refresh needs a client made by Warden.connect");
+    await this.client.refresh();
+    return this.status();
+  }
+
+  /** The bundle in force, where it came from, the last fetch and the last error. */
+  status(): BundleStatus {
+    return {
+      version: this.version, source: this.source, loadedAt: this.loadedAt, highestVersion: this.highest,
+      lastFetch: this.client?.lastFetch ?? null, lastError: this.client?.lastError ?? null,
+    };
+  }
+
+  /** Stops polling (a connected client). The bundle in force stays. */
+  close(): void {
+    this.client?.close();
   }
 
   // -------------------------------------------------------------------------
@@ -397,11 +507,16 @@ export class Warden {
       }
     }
     this.engine = fresh;
-    for (const listener of this.recovered) listener({ error, countsCarried });
+    this.emit("recovered", { error, countsCarried });
   }
 }
 
 const NONE_OFFSETS: readonly number[] = Object.freeze([]);
+
+function firstByte(bytes: Uint8Array): number {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return b;
+  return -1;
+}
 const REQUEST_MEMBERS = new Set(["action", "resource", "context", "agent", "time"]);
 
 /** What is wrong with the shape of a JSON-form request (spec §1a), or null; the engine checks the values. */
