@@ -3,6 +3,8 @@ import { validate } from "./validate.js";
 import { check } from "./check.js";
 import { runTests } from "./policy-tests.js";
 import { init } from "./init.js";
+import { keygen } from "./keygen.js";
+import { bundle } from "./bundle-command.js";
 import { UsageError } from "./usage.js";
 
 const USAGE = `warden — policies for AI agents
@@ -27,6 +29,23 @@ usage:
   warden init [DIR] [--force]
       Write a starter policy (a customer-support bot) and its tests into DIR.
 
+  warden keygen --out DIR --key-id ID
+      Make an Ed25519 signing key: DIR/ID.key (PKCS#8 PEM, mode 0600) and
+      DIR/ID.pub (the public key, base64url, for clients' trusted keys).
+
+  warden bundle build --policy FILE... --key DIR/ID.key --project ID (--project-key KEY | --plain) [--version N] [--out FILE]
+      Validate the policies, then write a signed bundle, encrypted with the
+      project key (or WARDEN_PROJECT_KEY). --version defaults to one more
+      than the bundle at --out (default ID.bundle.json).
+
+  warden bundle inspect FILE --project ID --trust ID=PUBLIC_KEY... [--project-key KEY] [--allow-plain] [--after FILE] [--json]
+      Load a bundle as a client would (after --after, to see a rollback
+      refused) and print what it holds, or the error code. Exit 1 when it
+      does not load.
+
+  warden bundle serve DIR [--port N] [--host H]
+      Serve bundles for development, with ETag and If-None-Match (port 8787).
+
 Exit codes: 0 ok, 1 a failing result, 2 a usage, file or policy error.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -40,6 +59,10 @@ async function main(argv: string[]): Promise<number> {
       return runTests(rest);
     case "init":
       return init(rest);
+    case "keygen":
+      return keygen(rest);
+    case "bundle":
+      return bundle(rest);
     case undefined:
     case "help":
     case "-h":
@@ -47,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command \`${command}\`: use validate, check, test or init`);
+      throw new UsageError(`unknown command \`${command}\`: use validate, check, test, init, keygen or bundle`);
   }
 }
 
