@@ -66,6 +66,7 @@ export class BundleClient {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private failures = 0;
   private closed = false;
+  private paused = false;
   private running: Promise<void> = Promise.resolve();
   lastFetch: BundleStatus["lastFetch"] = null;
   lastError: BundleStatus["lastError"] = null;
@@ -113,8 +114,25 @@ export class BundleClient {
 
   close(): void {
     this.closed = true;
+    this.pause();
+  }
+
+  /** Stops polling until `resume` (a hidden page, a frozen tab). */
+  pause(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.paused = true;
+  }
+
+  /** Polls again: at once if a poll fell due while paused, else when the next one is due. */
+  resume(): void {
+    if (this.closed || !this.paused) return;
+    this.paused = false;
+    const interval = this.options.pollInterval ?? 60_000;
+    if (interval <= 0) return;
+    const due = (this.lastFetch?.at.getTime() ?? 0) + interval <= Date.now();
+    if (due) void this.refresh().then(() => this.schedule());
+    else this.schedule();
   }
 
   private record(error: WardenError, source: BundleSource): void {
@@ -172,7 +190,7 @@ export class BundleClient {
 
   private schedule(): void {
     const interval = this.options.pollInterval ?? 60_000;
-    if (this.closed || interval <= 0) return;
+    if (this.closed || this.paused || interval <= 0 || this.timer) return;
     const maxBackoff = this.options.maxBackoff ?? 15 * 60_000;
     const base = this.failures === 0 ? interval : Math.min(maxBackoff, interval * 2 ** Math.min(this.failures, 20));
     const delay = base * (0.9 + 0.2 * Math.random());

@@ -17,6 +17,11 @@ export async function compileWasm(source: WasmSource): Promise<WebAssembly.Modul
   if (s instanceof WebAssembly.Module) return s;
   if (typeof Response !== "undefined" && s instanceof Response) {
     if (!s.ok) throw new WardenError("ERR_WASM", `fetching warden.wasm failed with HTTP ${s.status}`);
+    // Compile while it downloads; a server that does not send application/wasm makes
+    // compileStreaming refuse, so then compile the bytes.
+    if (typeof WebAssembly.compileStreaming === "function" && s.headers.get("Content-Type")?.startsWith("application/wasm")) {
+      return WebAssembly.compileStreaming(s);
+    }
     return WebAssembly.compile(await s.arrayBuffer());
   }
   if (s instanceof ArrayBuffer || ArrayBuffer.isView(s)) return WebAssembly.compile(s as BufferSource);

@@ -353,6 +353,15 @@ export class Warden {
     this.client?.close();
   }
 
+  /** Pauses polling, as while a page is hidden; `resume` starts again (fetching at once if a poll fell due). */
+  pause(): void {
+    this.client?.pause();
+  }
+
+  resume(): void {
+    this.client?.resume();
+  }
+
   // -------------------------------------------------------------------------
 
   private run(action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean): Decision {
