@@ -114,3 +114,29 @@ describe("in Chromium", () => {
     }
   });
 });
+
+describe("examples/browser-assistant", () => {
+  it("shows Warden's decision on each action the assistant proposes", async () => {
+    const { spawn } = await import("node:child_process");
+    const { repoRoot } = await import("./test/harness.js");
+    const server = spawn(process.execPath, [join(repoRoot, "examples/browser-assistant/serve.mjs")], { env: { ...process.env, PORT: "0" }, stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      const url = await new Promise<string>((done, fail) => {
+        server.stdout.on("data", (d: Buffer) => {
+          const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(d.toString());
+          if (m) done(m[1]);
+        });
+        server.once("exit", () => fail(new Error("the example's server exited")));
+      });
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.waitForSelector("#log tr:nth-child(7)");
+      const effects = await page.$$eval("#log tr", (rows) => rows.map((r) => (r as HTMLElement).dataset.effect));
+      expect(effects).toEqual(["allow", "deny", "allow", "deny", "escalate", "allow", "deny"]);
+      expect(await page.textContent("#log tr:nth-child(4)")).toContain("payment details are typed by the user");
+      await page.close();
+    } finally {
+      server.kill();
+    }
+  });
+});
