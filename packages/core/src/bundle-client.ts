@@ -29,6 +29,12 @@ export interface ConnectOptions extends BundleTrust {
   fetchTimeout?: number;
   /** Where warnings go (a cached bundle that does not load…); default `console.warn`. */
   warn?: (message: string) => void;
+  /**
+   * When given and the cache supplied a bundle, `connect` does not wait for
+   * its first fetch but hands it here (a Worker's `ctx.waitUntil`): once a
+   * bundle is in force, no decision waits on the network.
+   */
+  background?: (pending: Promise<void>) => void;
 }
 
 export type BundleSource = "cache" | "network" | "direct";
@@ -56,6 +62,8 @@ export interface BundleTarget {
   loadBundle(text: string, trust: BundleTrust, source: BundleSource): Promise<{ version: number; changed: boolean }>;
   readonly highestVersion: number;
   raiseFloor(version: number): void;
+  /** The version in force, or null. */
+  inForce(): number | null;
 }
 
 export const BUNDLE_KEY = (project: string) => `${project}.bundle.json`;
@@ -102,8 +110,9 @@ export class BundleClient {
         }
       }
     }
-    await this.refresh();
-    this.schedule();
+    const first = this.refresh().then(() => this.schedule());
+    if (this.options.background && this.target.inForce() !== null) this.options.background(first);
+    else await first;
   }
 
   /** Fetches the bundle now (after any fetch already running). */

@@ -301,6 +301,7 @@ export class Warden {
       raiseFloor: (v) => {
         warden.highest = Math.max(warden.highest, v);
       },
+      inForce: () => warden.version,
     };
   }
 
