@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { chromium } from "playwright-core";
 import { Warden } from "@warden/node";
+import { CHROMIUM, CHROMIUM_FLAGS, checkChromium } from "../scripts/chromium.mjs";
 
 const standalone = join(dirname(createRequire(import.meta.url).resolve("@warden/browser/package.json")), "dist/standalone");
 const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
@@ -57,10 +58,8 @@ const loop = `(warden, MIX, BATCH, BATCHES, now) => {
   return per[Math.floor(per.length / 2)];
 }`;
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+checkChromium();
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
 const page = await browser.newPage();
 await page.goto(origin);
 const inChromium = await page.evaluate(`(async () => {

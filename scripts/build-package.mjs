@@ -2,6 +2,7 @@
 // esbuild, and its .d.ts files with tsc. Run from the package folder:
 //   node ../../scripts/build-package.mjs [--platform=node] [--copy=FROM:TO]... ENTRY...
 //   node ../../scripts/build-package.mjs --platform=node --bin ENTRY
+//   node ../../scripts/build-package.mjs --esm-only ENTRY...
 // --copy puts a file beside the build (the Node package ships warden.wasm so);
 // --bin builds one executable ESM file with a shebang, and no declarations.
 import { build } from "esbuild";
@@ -18,6 +19,7 @@ if (entries.length === 0) {
   process.exit(2);
 }
 const bin = args.includes("--bin");
+const esmOnly = args.includes("--esm-only");
 rmSync("dist", { recursive: true, force: true });
 const common = {
   entryPoints: entries, bundle: true, platform, target: platform === "node" ? "node20" : "es2022", outdir: "dist",
@@ -39,7 +41,7 @@ if (bin) {
   process.exit(0);
 }
 await build({ ...common, format: "esm", outExtension: { ".js": ".js" }, plugins: [shareIndex("esm")] });
-await build({ ...common, format: "cjs", outExtension: { ".js": ".cjs" }, plugins: [shareIndex("cjs")] });
+if (!esmOnly) await build({ ...common, format: "cjs", outExtension: { ".js": ".cjs" }, plugins: [shareIndex("cjs")] });
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc", { paths: [process.cwd()] });
 execFileSync(process.execPath, [tsc, "-p", "tsconfig.json", "--emitDeclarationOnly"], { stdio: "inherit" });
 for (const [from, to] of copies) {

@@ -5,25 +5,20 @@
 // test can stop while the pages stay up.
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from "node:http";
 import { readFile, readdir } from "node:fs/promises";
-import { existsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
+// @ts-expect-error: a plain JS module shared with the extension tests and the benchmarks
+import { CHROMIUM, CHROMIUM_FLAGS, checkChromium } from "../../../../scripts/chromium.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 export const repoRoot = resolve(here, "../../../../");
 export const conformanceDir = process.env.WARDEN_CONFORMANCE_DIR ?? resolve(repoRoot, "../shared/conformance");
 export const standalone = resolve(here, "../../dist/standalone");
 
-export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_FLAGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
-
 export function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (scripts/setup does)`);
+  checkChromium();
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
 }
 
