@@ -39,6 +39,10 @@ export interface Decision {
   readonly logContext: readonly string[] | null;
   /** Whether hosts raise an alert for this decision (the rule's `alert`). */
   readonly alert: boolean;
+  /** Who approved this escalated request (`authorize`, spec §8), when someone did. */
+  readonly approvedBy?: string;
+  /** The request digest the approval was for. */
+  readonly approvalDigest?: string;
   /** Set when the request was invalid (spec §1a); the decision is then a deny. */
   readonly error?: { code: "ERR_REQUEST_INVALID" | "ERR_ENGINE"; message: string };
 }

@@ -1,8 +1,9 @@
 export { Warden } from "./warden.js";
 export type {
-  Agent, CheckOptions, Explanation, ExplainedRule, PatternMatch, WardenEvents, PolicyDocument, PolicyInput, RecoveredEvent, WardenOptions,
+  Agent, ApprovalHandler, ApprovalRequest, CheckOptions, Explanation, ExplainedRule, PatternMatch, WardenEvents, PolicyDocument, PolicyInput, RecoveredEvent, WardenOptions,
 } from "./warden.js";
 export { PolicyViolationError } from "./decision.js";
+export { canonicalJson, requestDigest } from "./approval.js";
 export type { Decision, Effect, RateLimitRef } from "./decision.js";
 export { WardenError, PolicyInvalidError } from "./errors.js";
 export { BundleError, parseBundle, bundleHeader, fromBase64url, toBase64url } from "./bundle-format.js";

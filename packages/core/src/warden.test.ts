@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll } from "vitest";
-import { Warden, PolicyInvalidError, PolicyViolationError, WardenError, type RecoveredEvent } from "./index.js";
+import { createHash } from "node:crypto";
+import { Warden, PolicyInvalidError, PolicyViolationError, WardenError, canonicalJson, requestDigest, type RecoveredEvent } from "./index.js";
 import { wasmBytes } from "./test-support.js";
 
 let module: WebAssembly.Module;
@@ -216,6 +217,58 @@ describe("time", () => {
     w.load(limit(2) as never);
     // 10:00 and 11:00 both lie within an hour of 10:30.
     expect(w.check("a", undefined, {}, { time: "2026-03-05T10:30:00Z" }).rateLimit).toEqual({ policy: 0, index: 0 });
+  });
+});
+
+describe("escalation (§8)", () => {
+  it("canonicalises requests as RFC 8785 does: sorted members, ECMAScript numbers, no undefined", () => {
+    expect(canonicalJson({ b: [1, 1e21, 0.1, -0, "é\u2028"], a: { z: null, y: undefined, "\u20ac": true, "\ud83d\ude00": 1, "\ufb33": 2 } }))
+      .toBe('{"a":{"z":null,"\u20ac":true,"\ud83d\ude00":1,"\ufb33":2},"b":[1,1e+21,0.1,0,"é\u2028"]}');
+    expect(canonicalJson({ when: new Date(0) })).toBe('{"when":"1970-01-01T00:00:00.000Z"}');
+  });
+
+  it("digests {action, resource, context, agent} with SHA-256", async () => {
+    const text = '{"action":"tool.call","agent":{"id":"bot","trust":2},"context":{"amount":900},"resource":"tool/issue_refund"}';
+    const expected = createHash("sha256").update(text).digest("hex");
+    expect(await requestDigest({ action: "tool.call", resource: "tool/issue_refund", context: { amount: 900 }, agent: { trust: 2, id: "bot" } })).toBe(expected);
+    const bare = createHash("sha256").update('{"action":"a","agent":null,"context":{},"resource":""}').digest("hex");
+    expect(await requestDigest({ action: "a" })).toBe(bare);
+  });
+
+  it("asks the handler, allows an approved request and names the approver", async () => {
+    const asked: unknown[] = [];
+    const w = await Warden.create({
+      wasm: module, policies: REFUNDS as never,
+      approvals: { handler: async (r) => { asked.push(r); return { approved: true, approver: "ana@example.com" }; } },
+    });
+    const d = await w.authorize("tool.call", "tool/issue_refund", { amount: 900 }, { agent: { id: "bot" } });
+    expect(d).toMatchObject({ allowed: true, effect: "escalate", rule: 2, approvedBy: "ana@example.com" });
+    expect(d.approvalDigest).toBe(await requestDigest({ action: "tool.call", resource: "tool/issue_refund", context: { amount: 900 }, agent: { id: "bot" } }));
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toMatchObject({ action: "tool.call", resource: "tool/issue_refund", digest: d.approvalDigest, decision: { effect: "escalate" } });
+    // An allowed request is not escalated; a denied one is not asked about.
+    expect((await w.authorize("tool.call", "tool/lookup_order")).allowed).toBe(true);
+    await expect(w.authorize("tool.call", "tool/delete_account")).rejects.toBeInstanceOf(PolicyViolationError);
+    expect(asked).toHaveLength(1);
+  });
+
+  it("treats a rejection, a failing handler, no answer in time and no handler as a refusal", async () => {
+    for (const handler of [async () => ({ approved: false }), async () => { throw new Error("chat is down"); }, () => new Promise<never>(() => {})]) {
+      const w = await Warden.create({ wasm: module, policies: REFUNDS as never, approvals: { handler, timeout: 20 } });
+      await expect(w.authorize("tool.call", "tool/issue_refund", { amount: 900 })).rejects.toMatchObject({ decision: { effect: "escalate" } });
+    }
+    const w = await create(REFUNDS);
+    await expect(w.authorize("tool.call", "tool/issue_refund", { amount: 900 })).rejects.toBeInstanceOf(PolicyViolationError);
+    expect(() => w.enforce("tool.call", "tool/issue_refund", { amount: 900 })).toThrow(PolicyViolationError);
+  });
+
+  it("lets a granted approval through once, for that digest only", async () => {
+    const w = await create(REFUNDS);
+    const digest = await requestDigest({ action: "tool.call", resource: "tool/issue_refund", context: { amount: 900 } });
+    w.grantApproval(digest, "ops");
+    await expect(w.authorize("tool.call", "tool/issue_refund", { amount: 901 })).rejects.toBeInstanceOf(PolicyViolationError);
+    expect(await w.authorize("tool.call", "tool/issue_refund", { amount: 900 })).toMatchObject({ allowed: true, approvedBy: "ops" });
+    await expect(w.authorize("tool.call", "tool/issue_refund", { amount: 900 })).rejects.toBeInstanceOf(PolicyViolationError);
   });
 });
 

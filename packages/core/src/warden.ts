@@ -6,6 +6,7 @@ import { BundleClient, type BundleSource, type BundleStatus, type BundleTarget, 
 import { PolicyViolationError, type Decision, type Effect, type RateLimitRef } from "./decision.js";
 import { MISSING, checkContext, valueAt } from "./context.js";
 import { checkZone, zoneOffset } from "./time-zones.js";
+import { requestDigest } from "./approval.js";
 
 /** A policy document (policy-language.md §1), as parsed from JSON or YAML. */
 export type PolicyDocument = { readonly [field: string]: unknown };
@@ -27,6 +28,21 @@ export interface CheckOptions {
   time?: string | Date | number;
 }
 
+/** What an approval handler is asked (policy-language.md §8). */
+export interface ApprovalRequest {
+  action: string;
+  resource: string;
+  context: object;
+  agent: Agent | null;
+  /** The escalated decision. */
+  decision: Decision;
+  /** SHA-256, hex, of the canonical JSON of {action, resource, context, agent}. */
+  digest: string;
+}
+
+/** Asks a person (a ticket, a chat message, a web page) and answers; no answer in time is a rejection. */
+export type ApprovalHandler = (request: ApprovalRequest) => Promise<{ approved: boolean; approver?: string }>;
+
 export interface WardenOptions {
   /** warden.wasm: a compiled module, its bytes, a Response or a promise of one. */
   wasm: WasmSource;
@@ -34,6 +50,8 @@ export interface WardenOptions {
   policies?: PolicyInput;
   /** The clock, in epoch milliseconds (default `Date.now`). */
   clock?: () => number;
+  /** Who approves escalated requests in `authorize` (§8), and how long an answer may take (default 5 minutes). */
+  approvals?: { handler: ApprovalHandler; timeout?: number };
 }
 
 /** How a rule's action or resource patterns met the request. */
@@ -121,6 +139,9 @@ export class Warden {
   private defaultDeny = outcome("deny", -1, -1, null, null, "no policies have loaded yet, so every request is denied", false, true, null, false, null);
   private version: number | null = null;
   private readonly clock: () => number;
+  private approvals: WardenOptions["approvals"] | undefined;
+  /** One-time approvals by request digest → approver. */
+  private readonly granted = new Map<string, string>();
   private readonly listeners: { [E in keyof WardenEvents]: Set<Listener<WardenEvents[E]>> } = {
     recovered: new Set(), update: new Set(), error: new Set(),
   };
@@ -146,6 +167,7 @@ export class Warden {
     const warden = new (this as unknown as new (m: WebAssembly.Module, e: EngineInstance, c?: () => number) => W)(
       module, await EngineInstance.create(module), options.clock,
     );
+    warden.approvals = options.approvals;
     if (options.policies !== undefined) warden.load(options.policies);
     return warden;
   }
@@ -229,6 +251,42 @@ export class Warden {
     const d = this.check(action, resource, context, options);
     if (!d.allowed) throw new PolicyViolationError(d);
     return d;
+  }
+
+  /**
+   * Decides a request like `enforce`, but an escalation goes to a person: a
+   * one-time approval granted with `grantApproval` for this request's digest,
+   * or else the approval handler given to `create` (§8). Approved, it resolves
+   * with the decision allowed and `approvedBy` set; rejected, unanswered in
+   * time or without a handler, it rejects with `PolicyViolationError`.
+   */
+  async authorize(action: string, resource?: string, context?: object, options?: CheckOptions): Promise<Decision> {
+    const d = this.check(action, resource, context, options);
+    if (d.allowed) return d;
+    if (d.effect !== "escalate") throw new PolicyViolationError(d);
+    const digest = await requestDigest({ action, resource, context, agent: options?.agent });
+    let approver = this.granted.get(digest);
+    if (approver !== undefined) this.granted.delete(digest);
+    else if (this.approvals) {
+      const { handler, timeout = 5 * 60_000 } = this.approvals;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<{ approved: false }>((r) => {
+        timer = setTimeout(() => r({ approved: false }), timeout);
+      });
+      const answer = await Promise.race([
+        handler({ action, resource: resource ?? "", context: context ?? {}, agent: options?.agent ?? null, decision: d, digest }).catch(() => ({ approved: false })),
+        expired,
+      ]);
+      clearTimeout(timer);
+      if (answer.approved) approver = (answer as { approver?: string }).approver ?? "";
+    }
+    if (approver === undefined) throw new PolicyViolationError(d);
+    return { ...d, allowed: true, approvedBy: approver, approvalDigest: digest };
+  }
+
+  /** Lets the request with this digest through `authorize` once, approved by `approver` (an approval given out of band). */
+  grantApproval(digest: string, approver: string): void {
+    this.granted.set(digest, approver);
   }
 
   /** Explains the decision `check` would make now, without counting it against rate limits. */
