@@ -315,9 +315,11 @@ export class EngineInstance {
    * seen once costs only a map entry.
    */
   writeInternable(s: string): void {
-    let id = this.interned.get(s);
-    if (id === undefined) this.interned.set(s, -1);
-    else if (id < 0 && s.length <= MAX_INTERNED_LENGTH && s.isWellFormed()) {
+    // Strings too long to intern are never remembered (a 1 MB action must not stay alive here).
+    let id = s.length <= MAX_INTERNED_LENGTH ? this.interned.get(s) : undefined;
+    if (id === undefined) {
+      if (s.length <= MAX_INTERNED_LENGTH) this.interned.set(s, -1);
+    } else if (id < 0 && s.isWellFormed()) {
       id = this.intern(s);
       this.interned.set(s, id);
     }

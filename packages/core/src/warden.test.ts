@@ -95,6 +95,14 @@ describe("interned actions and resources", () => {
     expect(w.check("tool.call", "tool/\ud800").error?.code).toBe("ERR_REQUEST_INVALID");
     expect(w.check("tool.call", "tool/\ud800").error?.code).toBe("ERR_REQUEST_INVALID");
   });
+
+  it("never remembers a string too long to intern", async () => {
+    const w = await create([{ rules: [{ effect: "allow", action: "tool.call", resource: "tool/*" }] }]);
+    const table = (w as unknown as { engine: { interned: Map<string, number> } }).engine.interned;
+    const long = `tool/${"x".repeat(1 << 19)}`;
+    for (let k = 0; k < 3; k++) expect(w.check("tool.call", long).allowed).toBe(true);
+    expect([...table.keys()]).toEqual(["tool.call"]);
+  });
 });
 
 describe("invalid requests", () => {
