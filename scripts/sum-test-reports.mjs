@@ -1,7 +1,8 @@
 // Adds up the test reports in a folder and prints the last line of a test
-// run: "N passed, N failed". Reads vitest JSON reports (*.vitest.json), and
-// counts each suite listed in `expected-suites` that left no report as one
-// failure, so a suite that crashes before reporting cannot pass silently.
+// run: "N passed, N failed". Reads vitest JSON reports (*.vitest.json) and
+// JUnit XML (*.junit.xml, from pytest), and counts each suite listed in
+// `expected-suites` that left no report as one failure, so a suite that
+// crashes before reporting cannot pass silently.
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 
@@ -9,7 +10,19 @@ const [dir, ...expected] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 const seen = new Set();
+/** The value of attribute `name` in an XML start tag, as a number (0 when absent). */
+const attribute = (tag, name) => Number(new RegExp(`\\s${name}="(\\d+)"`).exec(tag)?.[1] ?? 0);
+
 for (const file of existsSync(dir) ? readdirSync(dir) : []) {
+  if (file.endsWith(".junit.xml")) {
+    seen.add(file.replace(/\.junit\.xml$/, ""));
+    for (const [tag] of readFileSync(join(dir, file), "utf8").matchAll(/<testsuite\s[^>]*>/g)) {
+      const bad = attribute(tag, "failures") + attribute(tag, "errors");
+      passed += attribute(tag, "tests") - bad - attribute(tag, "skipped");
+      failed += bad;
+    }
+    continue;
+  }
   if (!file.endsWith(".vitest.json")) continue;
   const report = JSON.parse(readFileSync(join(dir, file), "utf8"));
   seen.add(file.replace(/\.vitest\.json$/, ""));
