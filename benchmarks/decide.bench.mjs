@@ -5,67 +5,8 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { bench, run, do_not_optimize, group } from "mitata";
 import { Warden, wasmPath } from "@warden/node";
+import { SUPPORT_BOT, SUPPORT_MIX, REFUNDS, REFUND_MIX, SIZES, scaled, scaledMix } from "./workloads.mjs";
 
-const SUPPORT_BOT = [{
-  name: "support-bot-policy",
-  rules: [
-    { effect: "allow", action: "llm.generate", resource: "model/gpt-4" },
-    { effect: "allow", action: "tool.call", resource: "tool/lookup_order" },
-    { effect: "allow", action: "tool.call", resource: "tool/lookup_account" },
-    { effect: "deny", action: "tool.call", resource: "tool/issue_refund" },
-    { effect: "allow", action: "tool.call", resource: "tool/escalate_to_human" },
-  ],
-}];
-
-// The support-bot conformance requests, and one more miss: a rotating mix of 8.
-const SUPPORT_MIX = [
-  ["llm.generate", "model/gpt-4", { agent_id: "support-bot" }],
-  ["tool.call", "tool/lookup_order", { agent_id: "support-bot", arguments: "{'order_id': 'ord_1001'}" }],
-  ["tool.call", "tool/lookup_account", { agent_id: "support-bot" }],
-  ["tool.call", "tool/issue_refund", { agent_id: "support-bot", arguments: "{'order_id': 'ord_1001', 'amount': 20.0}" }],
-  ["tool.call", "tool/escalate_to_human", { agent_id: "support-bot" }],
-  ["tool.call", "tool/delete_account", { agent_id: "support-bot" }],
-  ["llm.generate", "model/gpt-4o", { agent_id: "support-bot" }],
-  ["api.request", "https://example.com/", { agent_id: "support-bot" }],
-];
-
-const REFUNDS = [{
-  name: "refunds",
-  rules: [
-    { name: "small", effect: "allow", action: "tool.call", resource: "tool/issue_refund", conditions: "context.amount <= 50" },
-    { name: "elevated", effect: "allow", action: "tool.call", resource: "tool/issue_refund", trust_level: "elevated", conditions: "context.amount <= 500" },
-    { name: "person", effect: "escalate", action: "tool.call", resource: "tool/issue_refund", conditions: "context.amount > 500" },
-  ],
-}];
-const REFUND_MIX = [20, 300, 900, 45].flatMap((amount) => [
-  [{ amount }, { id: "bot-1", trust_level: "basic" }],
-  [{ amount }, { id: "bot-2", trust_level: "elevated" }],
-]);
-
-/** n rules: 90 % `tool/svc{i}/*`, 10 % literal `tool/lit{i}`. */
-function scaled(n) {
-  const rules = [];
-  for (let i = 0; i < n; i++) {
-    rules.push(i % 10 === 0
-      ? { effect: "allow", action: "tool.call", resource: `tool/lit${i}` }
-      : { effect: i % 7 === 0 ? "deny" : "allow", action: "tool.call", resource: `tool/svc${i}/*` });
-  }
-  return [{ name: `scale-${n}`, rules }];
-}
-
-/** 64 resources hitting rules spread across the set, and a miss. */
-function scaledMix(n) {
-  const mix = [];
-  for (let k = 0; k < 64; k++) {
-    const i = Math.floor((k * n) / 64 + (k % 7));
-    const r = Math.min(i, n - 1);
-    mix.push(r % 10 === 0 ? `tool/lit${r}` : `tool/svc${r}/op${k}`);
-  }
-  mix.push("tool/nothing-matches");
-  return mix;
-}
-
-const SIZES = [10, 100, 1000, 10000];
 const targets = new Map([
   ["support-bot policy, 8 rotating requests", 150],
   ["refund policy: conditions, trust, 8 rotating requests", 300],
