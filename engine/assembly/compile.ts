@@ -1115,7 +1115,23 @@ function writePathsAndZones(): void {
   bufBool(meta, set.zoneCount > 0);
   bufStr(meta, ",\"rules\":");
   bufI64(meta, set.ruleCount);
+  bufStr(meta, ",\"action_resource_only\":");
+  bufBool(meta, decidesByActionAndResource());
   bufByte(meta, 125);
+}
+
+/**
+ * Whether every decision of this set depends on the request's action and
+ * resource alone: no agent_match, trust level, condition or rate limit. Hosts
+ * may then keep decisions by (action, resource) until the next load.
+ */
+function decidesByActionAndResource(): bool {
+  if (set.limitCount > 0 || set.matchCount > 0) return false;
+  for (let i: u32 = 0; i < set.ruleCount; i++) {
+    const rule = changetype<Rule>(<usize>load<u32>(set.rules + (<usize>i << 2)));
+    if (rule.trust >= 0 || rule.cond != 0) return false;
+  }
+  return true;
 }
 
 function sizeTables(): void {

@@ -105,6 +105,65 @@ describe("interned actions and resources", () => {
   });
 });
 
+describe("decisions by action and resource alone", () => {
+  const PLAIN = [{ name: "plain", rules: [
+    { effect: "allow", action: "tool.call", resource: "tool/*" },
+    { effect: "deny", action: "tool.call", resource: "tool/delete_*", reason: "no deleting" },
+  ] }];
+
+  it("are declared by the engine only for policies without agents, trust, conditions or rate limits", async () => {
+    const w = await create(PLAIN);
+    expect(w.metadata?.action_resource_only).toBe(true);
+    const rule = { effect: "allow", action: "a" };
+    for (const other of [
+      [{ rules: [{ ...rule, conditions: "context.x == 1" }] }],
+      [{ rules: [{ ...rule, conditions: { "context.x": 1 } }] }],
+      [{ trust_levels: ["low", "high"], rules: [{ ...rule, trust_level: "high" }] }],
+      [{ agent_match: { ids: ["bot"] }, rules: [rule] }],
+      [{ rules: [rule], rate_limits: [{ action: "a", limit: 1, period: "1m" }] }],
+    ]) {
+      w.load(other);
+      expect(w.metadata?.action_resource_only, JSON.stringify(other)).toBe(false);
+    }
+  });
+
+  it("are kept and given again exactly, yet every request is still checked, and a load forgets them", async () => {
+    const w = await create(PLAIN);
+    const first = w.check("tool.call", "tool/delete_x", { user: 1 });
+    expect(first).toMatchObject({ effect: "deny", rule: 1, reason: "no deleting" });
+    expect(w.check("tool.call", "tool/delete_x")).toBe(first);
+    // An invalid context, agent or time is refused whatever was kept.
+    expect(w.check("tool.call", "tool/delete_x", { n: 1n } as object).error?.code).toBe("ERR_REQUEST_INVALID");
+    expect(w.check("tool.call", "tool/delete_x", [] as unknown as object).error?.code).toBe("ERR_REQUEST_INVALID");
+    expect(w.check("tool.call", "tool/delete_x", {}, { agent: 7 as never }).error?.code).toBe("ERR_REQUEST_INVALID");
+    expect(w.check("tool.call", "tool/delete_x", {}, { time: "yesterday" }).error?.code).toBe("ERR_REQUEST_INVALID");
+    // A denial for an invalid string is never kept.
+    for (let k = 0; k < 2; k++) expect(w.check("tool.call", "tool/\ud800").error?.code).toBe("ERR_REQUEST_INVALID");
+    // Past the bound, every answer is still right.
+    for (let i = 0; i < 10_000; i++) expect(w.check("tool.call", i % 3 ? `tool/r${i}` : `tool/delete_${i}`).rule).toBe(i % 3 ? 0 : 1);
+    w.load([{ rules: [{ effect: "allow", action: "tool.call", resource: "tool/delete_x" }] }], { bundleVersion: 2 });
+    expect(w.check("tool.call", "tool/delete_x")).toMatchObject({ allowed: true, bundleVersion: 2 });
+    w.load([{ rules: [{ effect: "allow", action: "tool.call", resource: "tool/*", conditions: "context.ok == true" }] }]);
+    expect(w.check("tool.call", "tool/delete_x", { ok: false }).allowed).toBe(false);
+    expect(w.check("tool.call", "tool/delete_x", { ok: true }).allowed).toBe(true);
+  });
+
+  it("are not kept when the client is told not to", async () => {
+    const w = await Warden.create({ wasm: module, policies: PLAIN as never, keepDecisions: false });
+    const first = w.check("tool.call", "tool/x");
+    expect(first.allowed).toBe(true);
+    const host = (w as unknown as { engine: { decide(explain: boolean): number } }).engine;
+    let calls = 0;
+    const decide = host.decide;
+    host.decide = function (explain) {
+      calls++;
+      return decide.call(this, explain);
+    };
+    w.check("tool.call", "tool/x");
+    expect(calls).toBe(1);
+  });
+});
+
 describe("invalid requests", () => {
   it("are denials with ERR_REQUEST_INVALID that leave the engine untouched", async () => {
     const w = await create(REFUNDS);

@@ -1,4 +1,4 @@
-import { EngineInstance, InvalidRequest, compileWasm, instantOfMillis, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
+import { EngineInstance, InvalidRequest, SLOT_ACTION, SLOT_RESOURCE, compileWasm, instantOfMillis, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
 import { PolicyInvalidError, WardenError } from "./errors.js";
 import { BundleError } from "./bundle-format.js";
 import { openBundle, type BundleTrust } from "./bundle-loader.js";
@@ -50,6 +50,12 @@ export interface WardenOptions {
   policies?: PolicyInput;
   /** The clock, in epoch milliseconds (default `Date.now`). */
   clock?: () => number;
+  /**
+   * Keep decisions by (action, resource) when the engine says the policies in
+   * force decide by those alone (no agent_match, trust levels, conditions or
+   * rate limits): at most 4,096, forgotten at every load. Default true.
+   */
+  keepDecisions?: boolean;
   /** Who approves escalated requests in `authorize` (§8), and how long an answer may take (default 5 minutes). */
   approvals?: { handler: ApprovalHandler; timeout?: number };
 }
@@ -133,6 +139,14 @@ export class Warden {
   private segments: string[][] = [];
   /** Whether decisions read the time (`time.*` conditions or rate limits). */
   private needsClock = false;
+  /**
+   * Decisions by action, then resource, while the engine says the policies in
+   * force decide by those alone (`action_resource_only`); null otherwise.
+   * Bounded: emptied when it reaches DECISION_CACHE_SIZE, and at every load.
+   */
+  private decisions: Map<string, Map<string, Decision>> | null = null;
+  private decisionCount = 0;
+  private keepDecisions = true;
   /** What a decision won by each rule carries, by policy and rule index, computed at load. */
   private outcomes: Outcome[][] = [];
   private defaultAllow = outcome("allow", -1, -1, null, null, "", false, true, null, false, null);
@@ -168,6 +182,7 @@ export class Warden {
       module, await EngineInstance.create(module), options.clock,
     );
     warden.approvals = options.approvals;
+    warden.keepDecisions = options.keepDecisions ?? true;
     if (options.policies !== undefined) warden.load(options.policies);
     return warden;
   }
@@ -204,6 +219,8 @@ export class Warden {
     this.policies = json;
     this.version = options.bundleVersion ?? null;
     this.needsClock = result.metadata.reads_time || result.metadata.policies.some((p) => p.rate_limits.length > 0);
+    this.decisions = this.keepDecisions && result.metadata.action_resource_only ? new Map() : null;
+    this.decisionCount = 0;
     this.segments = result.metadata.paths.slice(0, result.metadata.context_paths).map((p) => p.split(".").slice(1));
     const version = this.version;
     this.outcomes = result.metadata.policies.map((p, pi) => p.rules.map((r, ri) => outcome(
@@ -220,7 +237,26 @@ export class Warden {
    * `error` says what is wrong.
    */
   check(action: string, resource?: string, context?: object, options?: CheckOptions): Decision {
-    return this.run(action, resource, context, options, false);
+    const decisions = this.decisions;
+    // Without an agent or a time to validate, a kept decision needs only the context checked (§1a).
+    if (decisions === null || typeof resource !== "string" || (options !== undefined && (options.agent !== undefined || options.time !== undefined))) {
+      return this.run(action, resource, context, options, false);
+    }
+    const kept = decisions.get(action)?.get(resource);
+    if (kept !== undefined && typeof checkContext(context) !== "string") return kept;
+    const d = this.run(action, resource, context, options, false);
+    // Only a decision the engine made is kept (an invalid request's denial is not), and only while these policies are in force.
+    if (d.error === undefined && this.decisions === decisions && typeof action === "string") {
+      if (this.decisionCount >= DECISION_CACHE_SIZE) {
+        decisions.clear();
+        this.decisionCount = 0;
+      }
+      let byResource = decisions.get(action);
+      if (byResource === undefined) decisions.set(action, (byResource = new Map()));
+      byResource.set(resource, d);
+      this.decisionCount++;
+    }
+    return d;
   }
 
   /**
@@ -461,10 +497,10 @@ export class Warden {
     const zones = meta?.zones ?? NONE;
     const offsets = zones.length === 0 ? NONE_OFFSETS : zones.map((z) => zoneOffset(z, now.seconds * 1000));
     engine.beginRequest(now, offsets, this.segments.length);
-    if (typeof action === "string") engine.writeInternable(action);
+    if (typeof action === "string") engine.writeInternable(action, SLOT_ACTION);
     else engine.writeValue(action, 64);
     if (resource === undefined) engine.writeMissing();
-    else if (typeof resource === "string") engine.writeInternable(resource);
+    else if (typeof resource === "string") engine.writeInternable(resource, SLOT_RESOURCE);
     else engine.writeValue(resource, 64);
     if (agent === undefined) engine.writeMissing();
     else engine.writeAgent(agent);
@@ -598,6 +634,9 @@ function requestShapeProblem(request: unknown): string | null {
   if (r.time !== undefined && typeof r.time !== "string") return "`time` must be an RFC 3339 string";
   return null;
 }
+/** Decisions kept at most (about a megabyte of keys and maps at typical lengths). */
+const DECISION_CACHE_SIZE = 4096;
+
 const EPOCH: Instant = Object.freeze({ seconds: 0, nanos: 0, attos: 0 });
 
 function isTrap(e: unknown): boolean {
