@@ -3,7 +3,7 @@
 import { formatNs } from "./format.mjs";
 
 export const COLORS = {
-  warden: "#2563eb", baseline: "#6b7280", cedar: "#d97706", casbin: "#059669", casl: "#7c3aed", opa: "#dc2626",
+  warden: "#2563eb", "warden-uncached": "#60a5fa", baseline: "#6b7280", cedar: "#d97706", casbin: "#059669", casl: "#7c3aed", opa: "#dc2626",
 };
 
 const FONT = `font-family="system-ui, -apple-system, 'Segoe UI', sans-serif"`;

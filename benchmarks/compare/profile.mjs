@@ -93,7 +93,7 @@ export function profile(engineId, workloadId, dir, seconds = 4) {
   const { calls, ms } = JSON.parse(run.stdout.trim().split("\n").pop());
   const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
   const prof = JSON.parse(readFileSync(`${dir}/${file}`, "utf8"));
-  const names = engineId === "warden" ? wardenFunctionNames() : null;
+  const names = engineId.startsWith("warden") ? wardenFunctionNames() : null;
   const nodes = new Map(prof.nodes.map((n) => [n.id, n]));
   const selfTime = new Map();
   const areas = new Map();

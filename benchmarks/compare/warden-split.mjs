@@ -11,7 +11,8 @@
 //
 //   node --expose-gc compare/warden-split.mjs <workload>   (prints JSON)
 import { measure, do_not_optimize } from "mitata";
-import engine from "./engines/warden.mjs";
+// Without kept decisions, so that every check writes a request record.
+import engine from "./engines/warden-uncached.mjs";
 import { workloads } from "../workloads.mjs";
 
 const id = process.argv[2];
