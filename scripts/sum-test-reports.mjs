@@ -1,8 +1,8 @@
 // Adds up the test reports in a folder and prints the last line of a test
-// run: "N passed, N failed". Reads vitest JSON reports (*.vitest.json) and
-// JUnit XML (*.junit.xml, from pytest), and counts each suite listed in
-// `expected-suites` that left no report as one failure, so a suite that
-// crashes before reporting cannot pass silently.
+// run: "N passed, N failed". Reads vitest JSON reports (*.vitest.json), JUnit
+// XML (*.junit.xml, from pytest) and `go test -json` streams (*.gotest.json),
+// and counts each suite listed in `expected-suites` that left no report as
+// one failure, so a suite that crashes before reporting cannot pass silently.
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 
@@ -21,6 +21,23 @@ for (const file of existsSync(dir) ? readdirSync(dir) : []) {
       passed += attribute(tag, "tests") - bad - attribute(tag, "skipped");
       failed += bad;
     }
+    continue;
+  }
+  if (file.endsWith(".gotest.json")) {
+    seen.add(file.replace(/\.gotest\.json$/, ""));
+    // One event a line; a package that fails with no failed test (it did not build, or crashed) is one failure.
+    const failedIn = new Set();
+    const packageFailed = new Set();
+    for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {
+      if (!line.startsWith("{")) continue;
+      const e = JSON.parse(line);
+      if (e.Test && e.Action === "pass") passed++;
+      else if (e.Test && e.Action === "fail") {
+        failed++;
+        failedIn.add(e.Package);
+      } else if (!e.Test && e.Action === "fail") packageFailed.add(e.Package);
+    }
+    for (const p of packageFailed) if (!failedIn.has(p)) failed++;
     continue;
   }
   if (!file.endsWith(".vitest.json")) continue;

@@ -1,0 +1,127 @@
+package warden
+
+import (
+	"fmt"
+	"time"
+)
+
+// Request is one question to Warden (policy-language.md §1a): may Action be
+// done on Resource, in Context, by Agent, at Time?
+type Request struct {
+	// Action is required (an empty one matches no rule pattern but `*`).
+	Action string
+	// Resource is "" when the request has none (the spec treats an absent
+	// resource and "" the same).
+	Resource string
+	// Context is the caller's JSON object (nil: {}). Values are read as
+	// encoding/json would write them, except that NaN and infinities are
+	// null and strings that are not UTF-8 make the request invalid.
+	Context map[string]any
+	// Agent is the agent making the request; nil: no agent.
+	Agent *Agent
+	// Time is the time the decision reads; the zero Time means the clock
+	// (see WithClock).
+	Time time.Time
+	// TimeText is the time as RFC 3339 text, exact to the attosecond (the
+	// engine parses it: policy-language.md §1a). Set Time or TimeText, not
+	// both.
+	TimeText string
+}
+
+// Agent is the agent making a request (policy-language.md §4). An empty ID
+// or TrustLevel is absent (the JSON form, CheckJSON, can send "" as a value);
+// a nil Tags is absent, an empty non-nil one is [].
+type Agent struct {
+	ID         string
+	TrustLevel string
+	Tags       []string
+}
+
+// input is a request on its way to the engine: a Request, or the JSON form,
+// whose members may be of any JSON type (the engine says what is wrong with
+// them).
+type input struct {
+	action   string
+	resource string
+	// hasResource: the request names a resource (a Request's "" does not).
+	hasResource bool
+	agent       *Agent
+	context     map[string]any
+	t           time.Time
+	timeText    string
+	hasText     bool
+
+	// The JSON form: members that are not of the type a Request has.
+	actionRaw   any
+	rawAction   bool
+	resourceRaw any
+	rawResource bool
+	agentRaw    any
+	rawAgent    bool
+}
+
+func (r *Request) input() (input, error) {
+	in := input{action: r.Action, resource: r.Resource, hasResource: r.Resource != "", agent: r.Agent, context: r.Context,
+		t: r.Time, timeText: r.TimeText, hasText: r.TimeText != ""}
+	if in.hasText && !r.Time.IsZero() {
+		return in, invalidRequest("set `Time` or `TimeText`, not both")
+	}
+	return in, nil
+}
+
+var requestMembers = map[string]bool{"action": true, "resource": true, "context": true, "agent": true, "time": true}
+
+// parseRequest reads a request in its JSON form: an object of `action`, and
+// optionally `resource`, `context`, `agent` and `time` (RFC 3339 text), and no
+// other members. The values of the members are checked on the way to the
+// engine, as for a Request.
+func parseRequest(data []byte) (input, error) {
+	doc, err := parseJSON(data)
+	if err != nil {
+		return input{}, invalidRequest(fmt.Sprintf("the request is not JSON: %v", err))
+	}
+	r, ok := doc.(map[string]any)
+	if !ok {
+		return input{}, invalidRequest("a request must be a JSON object")
+	}
+	for k := range r {
+		if !requestMembers[k] {
+			return input{}, invalidRequest(fmt.Sprintf("unknown request member `%s`: a request has `action`, `resource`, `context`, `agent` and `time`", k))
+		}
+	}
+	action, ok := r["action"]
+	if !ok {
+		return input{}, invalidRequest("a request needs `action`")
+	}
+	var in input
+	if s, isString := action.(string); isString {
+		in.action = s
+	} else {
+		in.actionRaw, in.rawAction = action, true
+	}
+	if resource, ok := r["resource"]; ok {
+		if s, isString := resource.(string); isString {
+			in.resource, in.hasResource = s, true
+		} else {
+			in.resourceRaw, in.rawResource = resource, true
+		}
+	}
+	if agent, ok := r["agent"]; ok {
+		in.agentRaw, in.rawAgent = agent, true
+	}
+	if c, ok := r["context"]; ok {
+		m, isObject := c.(map[string]any)
+		if !isObject {
+			return input{}, invalidRequest("`context` must be a JSON object")
+		}
+		in.context = m
+	}
+	if t, ok := r["time"]; ok {
+		s, isString := t.(string)
+		if !isString {
+			return input{}, invalidRequest("`time` must be an RFC 3339 string")
+		}
+		in.timeText, in.hasText = s, true
+	}
+	return in, nil
+}
