@@ -234,7 +234,12 @@ function readAgentRecord(p: usize, end: usize): usize {
   if (fields & 4) {
     if (q >= end || tagOf(q) != V_ARRAY) return agentError("agent `tags` must be an array of strings");
     const next = validateValue(q, end, 1);
-    if (next == 0) return agentError("agent `tags` must be an array of strings");
+    if (next == 0) {
+      // The value itself is bad (not UTF-8, truncated): say so, not just what it should be.
+      agentError("invalid agent `tags`: ");
+      bufStr(requestError, invalidReason);
+      return 0;
+    }
     let e = itemsOf(q);
     for (let j: u32 = 0; j < lengthOf(q); j++) {
       if (!stringTag(e)) return agentError("agent `tags` must be an array of strings");

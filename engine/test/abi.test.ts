@@ -263,6 +263,10 @@ describe("agent records", () => {
     expect(e.decideBytes(record([9, 8])).error).toBe("the agent record names unknown fields");
     expect(e.decideBytes(record([9, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0])).error).toBe("agent `id` must be a string");
     expect(e.decideBytes(record([9, 4, ...tags(["cs", 1])])).error).toBe("agent `tags` must be an array of strings");
+    // A tag that is not UTF-8 is named as such.
+    const bad = tags(["ok", "xx"]);
+    bad[bad.length - 1] = 0xff;
+    expect(e.decideBytes(record([9, 4, ...bad])).error).toMatch(/^invalid agent `tags`: .*UTF-8/);
     expect(e.decideBytes(record([9, 1, 8, 9, 0, 0, 0])).error).toBe("agent `id` names no interned string");
   });
 });
