@@ -61,6 +61,11 @@ type Decision struct {
 	// Alert says whether hosts raise an alert (the rule's `alert`).
 	Alert bool           `json:"alert"`
 	Error *DecisionError `json:"error,omitempty"`
+	// ApprovedBy names who approved an escalated request in Authorize (for
+	// the audit record); Allowed is then true and Effect still Escalate.
+	ApprovedBy string `json:"approvedBy,omitempty"`
+	// ApprovalDigest is the digest of the request approved (RequestDigest).
+	ApprovalDigest string `json:"approvalDigest,omitempty"`
 }
 
 // PatternMatch is how a rule's action or resource patterns met the request:

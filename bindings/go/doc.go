@@ -27,7 +27,9 @@
 //
 // Check never fails: an invalid request is a deny whose Error is
 // ERR_REQUEST_INVALID. Enforce returns a *PolicyViolationError unless the
-// request is allowed; Explain says why a decision came out as it did.
+// request is allowed; Authorize does too, but first asks a person to approve
+// an escalation (WithApprovals, GrantApproval; policy-language.md §8).
+// Explain says why a decision came out as it did.
 //
 // Policies ship as signed (Ed25519), encrypted (AES-256-GCM), versioned
 // bundles (shared/spec/bundle-format.md): Connect fetches, verifies, caches

@@ -108,9 +108,10 @@ func (e *PolicyInvalidError) Error() string {
 // ErrorCode returns ERR_POLICY_INVALID.
 func (e *PolicyInvalidError) ErrorCode() string { return ErrPolicyInvalid }
 
-// PolicyViolationError is returned by Enforce when a decision is not an
-// allow (ERR_POLICY_VIOLATION). Decision.Effect tells a denial ("deny") from
-// an escalation ("escalate"), which a person may approve.
+// PolicyViolationError is returned by Enforce and Authorize when a decision
+// is not an allow (ERR_POLICY_VIOLATION). Decision.Effect tells a denial
+// ("deny") from an escalation ("escalate"), which a person may approve
+// (Authorize, WithApprovals, GrantApproval).
 type PolicyViolationError struct {
 	Decision Decision
 }

@@ -93,3 +93,19 @@ func ExampleConnect() {
 	defer w.Close()
 	fmt.Println(w.Status().Version)
 }
+
+func ExampleWarden_Authorize() {
+	w, _ := warden.Load([]byte(supportBot), warden.WithApprovals(func(ctx context.Context, req warden.ApprovalRequest) (warden.Approval, error) {
+		// Ask a person here (a ticket, a chat message), giving up when ctx ends.
+		return warden.Approval{Approved: true, Approver: "ana@example.com"}, nil
+	}, 10*time.Minute))
+	d, err := w.Authorize(context.Background(), warden.Request{Action: "tool.call", Resource: "tool/issue_refund", Context: map[string]any{"amount": 600}})
+	fmt.Println(d.Allowed, d.Effect, d.ApprovedBy, err)
+	// Output: true escalate ana@example.com <nil>
+}
+
+func ExampleRequestDigest() {
+	digest, _ := warden.RequestDigest(warden.Request{Action: "a"})
+	fmt.Println(digest) // SHA-256 of {"action":"a","agent":null,"context":{},"resource":""}
+	// Output: 44cb5c6b1e133466d226187045f4cdee8a4fcb9f05855d6ffd764528ccbb1eea
+}

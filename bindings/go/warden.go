@@ -36,6 +36,10 @@ type Warden struct {
 
 	settings settings
 	client   *bundleClient
+
+	// grants are the one-time approvals (GrantApproval): digest → approver.
+	grantsMu sync.Mutex
+	grants   map[string]string
 }
 
 // policyState is everything about the policies in force that a decision
@@ -66,6 +70,9 @@ type settings struct {
 	onRecovered func(RecoveredEvent)
 	onUpdate    func(BundleUpdate)
 	onError     func(BundleFailure)
+	// approvals answers escalations in Authorize, within approvalTimeout.
+	approvals       ApprovalHandler
+	approvalTimeout time.Duration
 }
 
 // WithClock sets the clock decisions read when a request carries no time
@@ -326,7 +333,7 @@ func (w *Warden) CheckJSON(ctx context.Context, request []byte) Decision {
 
 // Enforce decides a request and returns a *PolicyViolationError
 // (ERR_POLICY_VIOLATION) unless it is allowed; the error's Decision tells a
-// denial from an escalation.
+// denial from an escalation. It never asks for approval: Authorize does.
 func (w *Warden) Enforce(ctx context.Context, r Request) (Decision, error) {
 	d := w.Check(ctx, r)
 	if !d.Allowed {
