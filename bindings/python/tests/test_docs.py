@@ -7,11 +7,11 @@ import doctest
 import pytest
 
 import warden
-from warden import _bundle_crypto, errors
+from warden import _bundle_crypto, approval, errors
 from warden import warden as client
 
 
-@pytest.mark.parametrize("module", [warden, client, errors, _bundle_crypto], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [warden, client, errors, _bundle_crypto, approval], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.attempted > 0

@@ -29,6 +29,14 @@ from ._bundle_loader import BundleTrust
 from ._disk_cache import DiskCache, default_cache_dir
 from ._engine_host import wasm_bytes
 from ._policy_files import PolicyFiles, read_policy_files
+from .approval import (
+    Approval,
+    ApprovalHandler,
+    ApprovalRequest,
+    Approvals,
+    canonical_json,
+    request_digest,
+)
 from .decision import (
     Agent,
     Decision,
@@ -52,6 +60,10 @@ from .warden import LoadedBundle, Warden
 
 __all__ = [
     "Agent",
+    "Approval",
+    "ApprovalHandler",
+    "ApprovalRequest",
+    "Approvals",
     "BundleCache",
     "BundleCacheWarning",
     "BundleError",
@@ -78,11 +90,13 @@ __all__ = [
     "Warden",
     "WardenError",
     "build_bundle",
+    "canonical_json",
     "default_cache_dir",
     "format_error",
     "parse_bundle",
     "public_key_of",
     "read_policy_files",
+    "request_digest",
     "signing_key_from_seed",
     "wasm_bytes",
 ]

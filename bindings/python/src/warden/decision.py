@@ -71,6 +71,10 @@ class Decision:
     alert: bool
     #: Set when the request was invalid (spec §1a) or the engine failed; the decision is then a deny.
     error: RequestError | None = None
+    #: Who approved this escalated request (``Warden.authorize``, spec §8), when someone did; ``""`` when the approval named nobody.
+    approved_by: str | None = None
+    #: The request digest the approval was for.
+    approval_digest: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,11 @@ as ``@warden/core``'s ``Warden`` does, in Python."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import re
 import threading
 import time as _time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +37,7 @@ from ._engine_host import (
 from ._policy_files import read_policy_files
 from ._policy_json import policies_json
 from ._time import check_zone, instant_of, now_instant, zone_offset
+from .approval import ApprovalRequest, Approvals, ask, ask_async, request_digest
 from .decision import (
     Agent,
     Decision,
@@ -60,6 +63,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _EFFECTS: tuple[Effect, ...] = ("deny", "allow", "escalate")
 _ABSENT: Any = object()
 _REQUEST_MEMBERS = frozenset({"action", "resource", "context", "agent", "time"})
+_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
 DEFAULT_ALLOW_REASON = "no rule matched, and every applicable policy allows by default"
 DEFAULT_DENY_REASON = "no rule matched, so the request is denied by default"
@@ -123,9 +127,16 @@ class Warden:
     ``error`` says what is wrong.
     """
 
-    def __init__(self, *, clock: Callable[[], int] | None = None) -> None:
+    def __init__(self, *, clock: Callable[[], int] | None = None, approvals: Approvals | None = None) -> None:
         """A client with no policies (every request is denied until some load).
-        ``clock`` gives the time in epoch nanoseconds (default ``time.time_ns``)."""
+        ``clock`` gives the time in epoch nanoseconds (default ``time.time_ns``);
+        ``approvals`` says who approves escalated requests in ``authorize``."""
+        if approvals is not None and not isinstance(approvals, Approvals):
+            raise TypeError("approvals must be an Approvals(handler, timeout=...), not " + type(approvals).__name__)
+        self._approvals = approvals
+        #: One-time approvals by request digest → approver (``grant_approval``).
+        self._granted: dict[str, str] = {}
+        self._granted_lock = threading.Lock()
         self._engine = EngineInstance()
         self._lock = threading.Lock()
         self._clock = clock or _time.time_ns
@@ -155,19 +166,31 @@ class Warden:
     # -- making one -----------------------------------------------------------
 
     @classmethod
-    def from_policies(cls, policies: Sequence[Mapping[str, Any]] | Mapping[str, Any] | str | bytes, *, clock: Callable[[], int] | None = None) -> Warden:
+    def from_policies(
+        cls,
+        policies: Sequence[Mapping[str, Any]] | Mapping[str, Any] | str | bytes,
+        *,
+        clock: Callable[[], int] | None = None,
+        approvals: Approvals | None = None,
+    ) -> Warden:
         """A client with ``policies`` loaded: a list of policy dicts (one dict is
         one policy) or their JSON array as text. Raises ``PolicyInvalidError``."""
-        warden = cls(clock=clock)
+        warden = cls(clock=clock, approvals=approvals)
         warden.load(policies)
         return warden
 
     @classmethod
-    def from_file(cls, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, clock: Callable[[], int] | None = None) -> Warden:
+    def from_file(
+        cls,
+        paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        clock: Callable[[], int] | None = None,
+        approvals: Approvals | None = None,
+    ) -> Warden:
         """A client with the policies of one or more files (YAML or JSON; each
         holds a policy or a list of them; they concatenate in order). Raises
         ``PolicyInvalidError`` whose errors carry ``file``, ``line`` and ``column``."""
-        warden = cls(clock=clock)
+        warden = cls(clock=clock, approvals=approvals)
         warden.load_file(paths)
         return warden
 
@@ -185,6 +208,7 @@ class Warden:
         max_backoff: float = 900.0,
         fetch_timeout: float = 10.0,
         clock: Callable[[], int] | None = None,
+        approvals: Approvals | None = None,
     ) -> Warden:
         """A client that enforces a project's signed bundles from ``url``: it
         loads its cache first (offline, the last good bundle), then the network,
@@ -198,7 +222,7 @@ class Warden:
         ...     project="proj_support", project_key=os.environ["WARDEN_PROJECT_KEY"],
         ...     trusted_keys={"k1": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
         """
-        warden = cls(clock=clock)
+        warden = cls(clock=clock, approvals=approvals)
         cache = None if cache_dir is False else DiskCache(cache_dir)
         trust = BundleTrust(project, dict(trusted_keys), project_key, allow_plain)
         client = BundleClient(
@@ -318,6 +342,91 @@ class Warden:
         if not d.allowed:
             raise PolicyViolationError(d)
         return d
+
+    def authorize(
+        self,
+        action: str,
+        resource: str = "",
+        context: Mapping[str, Any] | None = None,
+        agent: Agent | None = None,
+        time: str | datetime | float | None = None,
+    ) -> Decision:
+        """Decides a request like ``enforce``, but an escalation goes to a person
+        (spec §8): a one-time approval granted with ``grant_approval`` for this
+        request's digest, or else the ``approvals`` handler the client was
+        given, which has its timeout to answer (it runs on a thread of its own;
+        an ``async`` handler runs there in an event loop of its own). Approved,
+        it returns the decision allowed, with ``approved_by`` and
+        ``approval_digest`` set; rejected, raising, unanswered in time or
+        without a handler, it raises ``PolicyViolationError`` with the
+        escalated decision. A denial raises without asking anyone.
+
+        >>> warden = Warden.from_policies([{"rules": [{"effect": "escalate", "action": "tool.call",
+        ...     "resource": "tool/issue_refund"}]}])
+        >>> warden.grant_approval(request_digest("tool.call", "tool/issue_refund", {"amount": 900}), "ana@example.com")
+        >>> warden.authorize("tool.call", "tool/issue_refund", {"amount": 900}).approved_by
+        'ana@example.com'
+        """
+        d, request = self._escalation(action, resource, context, agent, time)
+        if request is None:
+            return d
+        approver = self._take_grant(request.digest)
+        if approver is None and self._approvals is not None:
+            approver = ask(self._approvals, request)
+        return self._approved(d, request.digest, approver)
+
+    async def authorize_async(
+        self,
+        action: str,
+        resource: str = "",
+        context: Mapping[str, Any] | None = None,
+        agent: Agent | None = None,
+        time: str | datetime | float | None = None,
+    ) -> Decision:
+        """``authorize`` for async code: the event loop never waits on the
+        handler. An ``async`` handler is awaited on the caller's loop (and
+        cancelled when its timeout passes); a plain one runs on a thread."""
+        d, request = self._escalation(action, resource, context, agent, time)
+        if request is None:
+            return d
+        approver = self._take_grant(request.digest)
+        if approver is None and self._approvals is not None:
+            approver = await ask_async(self._approvals, request)
+        return self._approved(d, request.digest, approver)
+
+    def grant_approval(self, digest: str, approver: str) -> None:
+        """Lets the request with this digest (``request_digest``) through
+        ``authorize`` once, approved by ``approver``: an approval given out of
+        band. Granting a digest again replaces its approver."""
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            raise ValueError(f"a request digest is 64 hex digits (request_digest), not {digest!r}")
+        if not isinstance(approver, str):
+            raise TypeError(f"the approver must be a str, not {type(approver).__name__}")
+        with self._granted_lock:
+            self._granted[digest.lower()] = approver
+
+    def _escalation(
+        self, action: str, resource: str | None, context: Mapping[str, Any] | None, agent: Agent | None, time: str | datetime | float | None,
+    ) -> tuple[Decision, ApprovalRequest | None]:
+        """The decision, and what to ask a person when it is an escalation; raises when it is a denial."""
+        d = self.check(action, resource or "", context, agent, time)
+        if d.allowed:
+            return d, None
+        if d.effect != "escalate":
+            raise PolicyViolationError(d)
+        resource = resource or ""
+        context = {} if context is None else context
+        return d, ApprovalRequest(action, resource, context, agent, d, request_digest(action, resource, context, agent))
+
+    def _take_grant(self, digest: str) -> str | None:
+        with self._granted_lock:
+            return self._granted.pop(digest, None)
+
+    @staticmethod
+    def _approved(d: Decision, digest: str, approver: str | None) -> Decision:
+        if approver is None:
+            raise PolicyViolationError(d)
+        return dataclasses.replace(d, allowed=True, approved_by=approver, approval_digest=digest)
 
     def explain(
         self,
