@@ -175,12 +175,14 @@ export function renderReport(r) {
   })])), "");
 
   out.push("## Cold start and memory", "", `Each sample is a fresh Node process (${engines[0] && r.cold[engines[0].id] ? r.cold[engines[0].id].samples : "?"} per engine, the median shown): the engine's import, then for the WebAssembly engines the instantiate a Worker pays at cold start (read the .wasm, compile, instantiate, initialise; no policy yet), then one load. Cedar's Node.js build compiles its wasm while it is imported, so its two steps are timed through its web build (the same .wasm and API).`, "");
-  out.push(table(["engine", "import", "instantiate", ...sized.map((w) => `first load, ${w.rules.toLocaleString("en-US")} rules`)], engines.map((e) => {
+  // Engines that share another's cold start (Warden without kept decisions) have no row here.
+  const coldEngines = engines.filter((e) => r.cold[e.id]);
+  out.push(table(["engine", "import", "instantiate", ...sized.map((w) => `first load, ${w.rules.toLocaleString("en-US")} rules`)], coldEngines.map((e) => {
     const c = r.cold[e.id];
     return [e.label, c.importMs === null ? "— (part of the harness)" : formatMs(c.importMs), c.instantiateMs === null ? "— (plain JS)" : formatMs(c.instantiateMs), ...sized.map((w) => formatMs(c.memory[w.id].firstLoadMs))];
   })), "");
   out.push("Memory, from `process.memoryUsage()` after a full GC in the engine's own process: what the instance holds before any policy, and what loading each rule set adds (RSS / V8 heap + external, where WebAssembly memories and ArrayBuffers count).", "");
-  out.push(table(["engine", "import + instance", ...sized.map((w) => `${w.rules.toLocaleString("en-US")} rules`)], engines.map((e) => {
+  out.push(table(["engine", "import + instance", ...sized.map((w) => `${w.rules.toLocaleString("en-US")} rules`)], coldEngines.map((e) => {
     const c = r.cold[e.id];
     return [e.label, `${formatBytes(c.instance.rss)} / ${formatBytes(c.instance.heapAndExternal)}`, ...sized.map((w) => `${formatBytes(c.memory[w.id].rss)} / ${formatBytes(c.memory[w.id].heapAndExternal)}`)];
   })), "");
