@@ -1,20 +1,28 @@
 // Warden's decision latency, load time and size, measured with mitata through
 // @warden/node as an application uses it. Prints median and p99 ns per check
 // beside the targets. Run: pnpm --filter @warden/benchmarks bench
+//
+// The support-bot and rule-count policies decide by action and resource alone,
+// so the client keeps their decisions (core README); each is timed again with
+// `keepDecisions: false`, every check through warden.wasm.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { bench, run, do_not_optimize, group } from "mitata";
 import { Warden, wasmPath } from "@warden/node";
 import { SUPPORT_BOT, SUPPORT_MIX, REFUNDS, REFUND_MIX, SIZES, scaled, scaledMix } from "./workloads.mjs";
 
+const NO_KEPT = ", no kept decisions";
 const targets = new Map([
   ["support-bot policy, 8 rotating requests", 150],
+  [`support-bot policy, 8 rotating requests${NO_KEPT}`, 150],
   ["refund policy: conditions, trust, 8 rotating requests", 300],
 ]);
 
 const supportBot = await Warden.create({ policies: SUPPORT_BOT });
+const supportBotNoKept = await Warden.create({ policies: SUPPORT_BOT, keepDecisions: false });
 const refunds = await Warden.create({ policies: REFUNDS });
 const scaledClients = await Promise.all(SIZES.map((n) => Warden.create({ policies: scaled(n) })));
+const scaledNoKept = await Promise.all(SIZES.map((n) => Warden.create({ policies: scaled(n), keepDecisions: false })));
 
 // Steady state: enough calls for V8 to finish tiering up every path before mitata samples.
 function warm(f) {
@@ -29,6 +37,13 @@ group("check", () => {
   };
   warm(support);
   bench("support-bot policy, 8 rotating requests", support);
+  let h = 0;
+  const supportNoKept = () => {
+    const [a, r, c] = SUPPORT_MIX[h++ & 7];
+    do_not_optimize(supportBotNoKept.check(a, r, c));
+  };
+  warm(supportNoKept);
+  bench(`support-bot policy, 8 rotating requests${NO_KEPT}`, supportNoKept);
   let j = 0;
   const refund = () => {
     const [context, agent] = REFUND_MIX[j++ & 7];
@@ -39,14 +54,16 @@ group("check", () => {
 });
 
 group("check by rule count (64 spread resources and a miss)", () => {
-  SIZES.forEach((n, s) => {
-    const w = scaledClients[s];
-    const mix = scaledMix(n);
-    let k = 0;
-    const scale = () => do_not_optimize(w.check("tool.call", mix[k++ % 65]));
-    warm(scale);
-    bench(`${n} rules`, scale);
-  });
+  for (const [clients, suffix] of [[scaledClients, ""], [scaledNoKept, NO_KEPT]]) {
+    SIZES.forEach((n, s) => {
+      const w = clients[s];
+      const mix = scaledMix(n);
+      let k = 0;
+      const scale = () => do_not_optimize(w.check("tool.call", mix[k++ % 65]));
+      warm(scale);
+      bench(`${n} rules${suffix}`, scale);
+    });
+  }
 });
 
 // ---------------------------------------------------------------------------
@@ -83,10 +100,11 @@ for (const [name, p50, p99] of rows) {
   const verdict = target === undefined ? "" : `${p50 <= target ? "met" : "missed"}: median at most ${target} ns`;
   console.log(`${name.padEnd(56)} ${ns(p50)} ${ns(p99)}   ${verdict}`);
 }
-const byRules = rows.filter(([name]) => / rules$/.test(name));
-const first = byRules[0][1];
-const last = byRules[byRules.length - 1][1];
-console.log(`\n10,000 rules / 10 rules, median: ${(last / first).toFixed(2)}x (target: at most 2x) — ${last / first <= 2 ? "met" : "missed"}`);
+for (const suffix of ["", NO_KEPT]) {
+  const median = (n) => rows.find(([name]) => name === `${n} rules${suffix}`)[1];
+  const ratio = median(SIZES[SIZES.length - 1]) / median(SIZES[0]);
+  console.log(`${suffix ? "" : "\n"}10,000 rules / 10 rules${suffix}, median: ${ratio.toFixed(2)}x (target: at most 2x) — ${ratio <= 2 ? "met" : "missed"}`);
+}
 console.log(`\n${"load".padEnd(40)} ${"median".padStart(10)} ${"p99".padStart(10)}`);
 for (const [n, bytes, p50, p99] of loads) {
   const target = n === 1000 ? `   target: at most 2 ms — ${p50 <= 2 ? "met" : "missed"}` : "";

@@ -109,10 +109,6 @@ export function omitted(v: unknown): boolean {
   return v === undefined || typeof v === "function" || typeof v === "symbol";
 }
 
-/** Where in a request an internable string goes (each place remembers its last string). */
-export type Slot = 0 | 1 | 2 | 3;
-export const SLOT_ACTION = 0, SLOT_RESOURCE = 1, SLOT_AGENT_ID = 2, SLOT_TRUST_LEVEL = 3;
-
 /** One instance of warden.wasm. */
 export class EngineInstance {
   private readonly x: Exports;
@@ -124,9 +120,6 @@ export class EngineInstance {
   private cap = 0;
   /** Strings of this instance's intern table: id, or -1 for seen once. */
   private readonly interned = new Map<string, number>();
-  /** Per slot, the last interned string written there and its id. */
-  private readonly lastString: (string | null)[] = [null, null, null, null];
-  private readonly lastId: number[] = [0, 0, 0, 0];
 
   private constructor(instance: WebAssembly.Instance) {
     this.x = instance.exports as unknown as Exports;
@@ -323,25 +316,18 @@ export class EngineInstance {
    * text. A string seen a second time is interned (ABI.md §Values), so one
    * seen once costs only a map entry.
    */
-  writeInternable(s: string, slot: Slot): void {
-    let id: number | undefined;
-    // The same string as last time in this slot (a comparison, cheaper than a map lookup).
-    if (s === this.lastString[slot]) id = this.lastId[slot];
-    else {
-      // Strings too long to intern are never remembered (a 1 MB action must not stay alive here).
-      id = s.length <= MAX_INTERNED_LENGTH ? this.interned.get(s) : undefined;
-      if (id === undefined) {
-        if (s.length <= MAX_INTERNED_LENGTH) this.interned.set(s, -1);
-      } else if (id < 0 && s.isWellFormed()) {
-        id = this.intern(s);
-        this.interned.set(s, id);
-      }
-      if (id === undefined || id < 0) {
-        this.writeString(s);
-        return;
-      }
-      this.lastString[slot] = s;
-      this.lastId[slot] = id;
+  writeInternable(s: string): void {
+    // Strings too long to intern are never remembered (a 1 MB action must not stay alive here).
+    let id = s.length <= MAX_INTERNED_LENGTH ? this.interned.get(s) : undefined;
+    if (id === undefined) {
+      if (s.length <= MAX_INTERNED_LENGTH) this.interned.set(s, -1);
+    } else if (id < 0 && s.isWellFormed()) {
+      id = this.intern(s);
+      this.interned.set(s, id);
+    }
+    if (id === undefined || id < 0) {
+      this.writeString(s);
+      return;
     }
     this.ensure(5);
     const p = this.base + this.pos;
@@ -359,7 +345,6 @@ export class EngineInstance {
   private forgetInterned(): void {
     this.x.intern_reset();
     this.interned.clear();
-    this.lastString.fill(null);
   }
 
   /**
@@ -393,8 +378,8 @@ export class EngineInstance {
     this.bytes[this.base + this.pos] = T_AGENT;
     this.bytes[this.base + this.pos + 1] = fields;
     this.pos += 2;
-    if (fields & 1) this.writeInternable(a.id as string, SLOT_AGENT_ID);
-    if (fields & 2) this.writeInternable(a.trust_level as string, SLOT_TRUST_LEVEL);
+    if (fields & 1) this.writeInternable(a.id as string);
+    if (fields & 2) this.writeInternable(a.trust_level as string);
     if (fields & 4) this.writeValue(a.tags, 2);
   }
 

@@ -1,4 +1,4 @@
-import { EngineInstance, InvalidRequest, SLOT_ACTION, SLOT_RESOURCE, compileWasm, instantOfMillis, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
+import { EngineInstance, InvalidRequest, compileWasm, instantOfMillis, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
 import { PolicyInvalidError, WardenError } from "./errors.js";
 import { BundleError } from "./bundle-format.js";
 import { openBundle, type BundleTrust } from "./bundle-loader.js";
@@ -497,10 +497,10 @@ export class Warden {
     const zones = meta?.zones ?? NONE;
     const offsets = zones.length === 0 ? NONE_OFFSETS : zones.map((z) => zoneOffset(z, now.seconds * 1000));
     engine.beginRequest(now, offsets, this.segments.length);
-    if (typeof action === "string") engine.writeInternable(action, SLOT_ACTION);
+    if (typeof action === "string") engine.writeInternable(action);
     else engine.writeValue(action, 64);
     if (resource === undefined) engine.writeMissing();
-    else if (typeof resource === "string") engine.writeInternable(resource, SLOT_RESOURCE);
+    else if (typeof resource === "string") engine.writeInternable(resource);
     else engine.writeValue(resource, 64);
     if (agent === undefined) engine.writeMissing();
     else engine.writeAgent(agent);
