@@ -10,6 +10,7 @@ import { dirname, extname, join, resolve, sep } from "node:path";
 import { chromium } from "playwright-core";
 import { Warden } from "@warden/node";
 import { CHROMIUM, CHROMIUM_FLAGS, checkChromium } from "../scripts/chromium.mjs";
+import { SUPPORT_BOT, SUPPORT_MIX } from "./workloads.mjs";
 
 const standalone = join(dirname(createRequire(import.meta.url).resolve("@warden/browser/package.json")), "dist/standalone");
 const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
@@ -25,23 +26,8 @@ const server = createServer(async (req, res) => {
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
-const SUPPORT_BOT = [{ name: "support-bot-policy", rules: [
-  { effect: "allow", action: "llm.generate", resource: "model/gpt-4" },
-  { effect: "allow", action: "tool.call", resource: "tool/lookup_order" },
-  { effect: "allow", action: "tool.call", resource: "tool/lookup_account" },
-  { effect: "deny", action: "tool.call", resource: "tool/issue_refund" },
-  { effect: "allow", action: "tool.call", resource: "tool/escalate_to_human" },
-] }];
-const MIX = [
-  ["llm.generate", "model/gpt-4", { agent_id: "support-bot" }],
-  ["tool.call", "tool/lookup_order", { agent_id: "support-bot", arguments: "{'order_id': 'ord_1001'}" }],
-  ["tool.call", "tool/lookup_account", { agent_id: "support-bot" }],
-  ["tool.call", "tool/issue_refund", { agent_id: "support-bot", arguments: "{'order_id': 'ord_1001', 'amount': 20.0}" }],
-  ["tool.call", "tool/escalate_to_human", { agent_id: "support-bot" }],
-  ["tool.call", "tool/delete_account", { agent_id: "support-bot" }],
-  ["llm.generate", "model/gpt-4o", { agent_id: "support-bot" }],
-  ["api.request", "https://example.com/", { agent_id: "support-bot" }],
-];
+// The support-bot policy decides by action and resource alone, so the client keeps its decisions (core README).
+const MIX = SUPPORT_MIX;
 const BATCH = 100_000;
 const BATCHES = 15;
 

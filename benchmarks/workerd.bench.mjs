@@ -4,24 +4,10 @@
 // across I/O, so each batch is bracketed by a fetch).
 import { fileURLToPath } from "node:url";
 import { bundleWorker, startWorker, serveVectors } from "../bindings/edge/test/workerd-harness.mjs";
+import { SUPPORT_BOT, SUPPORT_MIX } from "./workloads.mjs";
 
-const SUPPORT_BOT = [{ name: "support-bot-policy", rules: [
-  { effect: "allow", action: "llm.generate", resource: "model/gpt-4" },
-  { effect: "allow", action: "tool.call", resource: "tool/lookup_order" },
-  { effect: "allow", action: "tool.call", resource: "tool/lookup_account" },
-  { effect: "deny", action: "tool.call", resource: "tool/issue_refund" },
-  { effect: "allow", action: "tool.call", resource: "tool/escalate_to_human" },
-] }];
-const MIX = [
-  ["llm.generate", "model/gpt-4", { agent_id: "support-bot" }],
-  ["tool.call", "tool/lookup_order", { agent_id: "support-bot", arguments: "{'order_id': 'ord_1001'}" }],
-  ["tool.call", "tool/lookup_account", { agent_id: "support-bot" }],
-  ["tool.call", "tool/issue_refund", { agent_id: "support-bot", arguments: "{'order_id': 'ord_1001', 'amount': 20.0}" }],
-  ["tool.call", "tool/escalate_to_human", { agent_id: "support-bot" }],
-  ["tool.call", "tool/delete_account", { agent_id: "support-bot" }],
-  ["llm.generate", "model/gpt-4o", { agent_id: "support-bot" }],
-  ["api.request", "https://example.com/", { agent_id: "support-bot" }],
-];
+// The support-bot policy decides by action and resource alone, so the client keeps its decisions (core README).
+const MIX = SUPPORT_MIX;
 
 const vectors = await serveVectors();
 const script = await bundleWorker(fileURLToPath(new URL("../bindings/edge/src/test/worker.ts", import.meta.url)));
