@@ -86,6 +86,10 @@ let failed: bool = false;
 let arena: Arena = changetype<Arena>(0);
 // Policy index reported for errors when the top level is an array.
 let topIsArray: bool = false;
+// Whether the parser is inside a value of the innermost container (its
+// current element or member value), not between them (at a `,`, a closing
+// bracket, a key or the end): an error between them is the container's own.
+let inValue: bool = false;
 
 // @ts-ignore: decorator
 @inline function frame(d: u32): usize {
@@ -116,8 +120,11 @@ function report(at: usize, m: Buf): void {
     policy = <i32>load<u32>(frame(1), 4);
     first = 2;
   }
+  // Between the policies (`[{…}` ending, a missing `,`), the error is in no policy.
+  if (depth == first && !inValue) policy = -1;
   for (let d = first; d < depth; d++) {
     const f = frame(d);
+    if (d == depth - 1 && !inValue) break;
     if (load<u32>(f) == J_ARRAY) {
       bufByte(ptr, 47);
       bufI64(ptr, load<u32>(f, 4));
@@ -457,6 +464,7 @@ export function parseJson(a: Arena, p: usize, n: usize): JNode | null {
   depth = 0;
   failed = false;
   topIsArray = false;
+  inValue = false;
   pending.len = 0;
   const bad = utf8Invalid(p, n);
   if (bad >= 0) {
@@ -476,9 +484,11 @@ export function parseJson(a: Arena, p: usize, n: usize): JNode | null {
     }
     let c = <u32>load<u8>(pos);
     let value: JNode | null = null;
+    inValue = true;
     if (c == 123 || c == 91) {
       const kind = c == 123 ? J_OBJECT : J_ARRAY;
       if (!pushFrame(kind, pos)) return null;
+      inValue = false;
       pos++;
       skipWs();
       const close: u32 = c == 123 ? 125 : 93;
@@ -516,7 +526,10 @@ export function parseJson(a: Arena, p: usize, n: usize): JNode | null {
         }
         return value;
       }
+      // Attaching the value (a duplicate member is reported at it), then between values.
+      inValue = true;
       addChild(value!);
+      inValue = false;
       skipWs();
       if (pos >= end) {
         fail("unexpected end of input", pos);

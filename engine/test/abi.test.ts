@@ -64,6 +64,25 @@ describe("loading bad policy sets keeps the set in force", () => {
     stillDecides(e);
   });
 
+  it("names a policy for a syntax error only when the error is inside one", () => {
+    const at = (json: string) => {
+      const { result } = e.load(json);
+      return { policy: result.errors[0].policy, pointer: result.errors[0].pointer };
+    };
+    // Between or after the policies: in none of them.
+    expect(at("[")).toEqual({ policy: -1, pointer: "" });
+    expect(at('[{"rules": []}')).toEqual({ policy: -1, pointer: "" });
+    expect(at('[{"rules": []}, ')).toEqual({ policy: -1, pointer: "" });
+    expect(at('[{"rules": []} {"rules": []}]')).toEqual({ policy: -1, pointer: "" });
+    expect(at('{"policies": [{"rules": []}')).toEqual({ policy: -1, pointer: "" });
+    // Inside one: its index, and the pointer of the container or value where it broke.
+    expect(at('[{"rules": []}, tru]')).toEqual({ policy: 1, pointer: "" });
+    expect(at('[{"rules": []}, {"rules": [')).toEqual({ policy: 1, pointer: "/rules" });
+    expect(at('[{"rules": [{"effect": "allow"} {}]}]')).toEqual({ policy: 0, pointer: "/rules" });
+    expect(at('{"policies": [{}, {"rules": [}]}')).toEqual({ policy: 1, pointer: "/rules/0" });
+    stillDecides(e);
+  });
+
   it("reports duplicate members at the duplicate's pointer", () => {
     const { status, result } = e.load('[{"rules": [{"effect": "allow", "effect": "deny", "action": "a"}]}]');
     expect(status).toBe(1);
