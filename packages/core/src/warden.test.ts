@@ -139,6 +139,11 @@ describe("decisions by action and resource alone", () => {
     expect(w.check("tool.call", "tool/delete_x", {}, { time: "yesterday" }).error?.code).toBe("ERR_REQUEST_INVALID");
     // A denial for an invalid string is never kept.
     for (let k = 0; k < 2; k++) expect(w.check("tool.call", "tool/\ud800").error?.code).toBe("ERR_REQUEST_INVALID");
+    // A long resource is decided, never kept.
+    const long = `tool/${"x".repeat(300)}`;
+    expect(w.check("tool.call", long).allowed).toBe(true);
+    const kept = (w as unknown as { decisions: Map<string, Map<string, unknown>> }).decisions;
+    expect(kept.get("tool.call")?.has(long)).toBe(false);
     // Past the bound, every answer is still right.
     for (let i = 0; i < 10_000; i++) expect(w.check("tool.call", i % 3 ? `tool/r${i}` : `tool/delete_${i}`).rule).toBe(i % 3 ? 0 : 1);
     w.load([{ rules: [{ effect: "allow", action: "tool.call", resource: "tool/delete_x" }] }], { bundleVersion: 2 });

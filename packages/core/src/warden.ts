@@ -246,7 +246,9 @@ export class Warden {
     if (kept !== undefined && typeof checkContext(context) !== "string") return kept;
     const d = this.run(action, resource, context, options, false);
     // Only a decision the engine made is kept (an invalid request's denial is not), and only while these policies are in force.
-    if (d.error === undefined && this.decisions === decisions && typeof action === "string") {
+    // Keys are short strings only (as long as an interned one): 4,096 megabyte keys would hold gigabytes.
+    if (d.error === undefined && this.decisions === decisions && typeof action === "string"
+      && action.length <= MAX_KEPT_KEY && resource.length <= MAX_KEPT_KEY) {
       if (this.decisionCount >= DECISION_CACHE_SIZE) {
         decisions.clear();
         this.decisionCount = 0;
@@ -636,6 +638,8 @@ function requestShapeProblem(request: unknown): string | null {
 }
 /** Decisions kept at most (about a megabyte of keys and maps at typical lengths). */
 const DECISION_CACHE_SIZE = 4096;
+/** The longest action or resource (UTF-16 units) whose decision is kept. */
+const MAX_KEPT_KEY = 256;
 
 const EPOCH: Instant = Object.freeze({ seconds: 0, nanos: 0, attos: 0 });
 
