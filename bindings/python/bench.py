@@ -1,9 +1,11 @@
 """Decision latency of the Python binding, next to a peer engine in the same run.
 
 Prints the median nanoseconds per ``check`` for the two workloads of
-benchmarks/decide.bench.mjs — the support-bot policy over 8 rotating requests,
-and the refund policy (conditions, trust, an agent) over 8 — through the
-public API as an application calls it, and the same workloads in Cedar
+benchmarks/decide.bench.mjs — the support-bot policy over 8 rotating requests
+(with kept decisions, the default, and with ``keep_decisions=False``: every
+check through the engine), and the refund policy (conditions, trust, an
+agent) over 8 — through the public API as an application calls it, and the
+same workloads in Cedar
 (``cedarpy``, the Python binding of the Rust engine) when it is installed
 (``pip install -e '.[bench]'``). Before timing, every request is decided by
 both engines and the decisions must agree.
@@ -97,21 +99,27 @@ def medians_ns(runs: list[tuple[Callable[[int], None], int]], rounds: int) -> li
     return [statistics.median(out) for out in samples]
 
 
-def warden_runs(fast: bool) -> tuple[Callable[[int], None], Callable[[int], None]]:
+def warden_runs(fast: bool) -> tuple[Callable[[int], None], Callable[[int], None], Callable[[int], None]]:
     _engine_host.FAST_CALLS = fast
     support = Warden.from_policies(SUPPORT_BOT)
+    unkept = Warden.from_policies(SUPPORT_BOT, keep_decisions=False)
     refunds = Warden.from_policies(REFUNDS)
     _engine_host.FAST_CALLS = True
+    assert support.metadata is not None and support.metadata["action_resource_only"] is True
+    assert [support.check(a, r, c) for a, r, c in SUPPORT_MIX] == [unkept.check(a, r, c) for a, r, c in SUPPORT_MIX]
     assert [support.check(a, r, c).allowed for a, r, c in SUPPORT_MIX] == SUPPORT_EXPECTED
     assert [refunds.check("tool.call", "tool/issue_refund", c, a).allowed for c, a in REFUND_MIX] == REFUND_EXPECTED
     assert [refunds.check("tool.call", "tool/issue_refund", c, a).effect for c, a in REFUND_MIX][4:6] == ["escalate", "escalate"]
 
-    def run_support(n: int) -> None:
-        check = support.check
-        mix = SUPPORT_MIX
-        for i in range(n):
-            a, r, c = mix[i & 7]
-            check(a, r, c)
+    def support_run(w: Warden) -> Callable[[int], None]:
+        def run_support(n: int) -> None:
+            check = w.check
+            mix = SUPPORT_MIX
+            for i in range(n):
+                a, r, c = mix[i & 7]
+                check(a, r, c)
+
+        return run_support
 
     def run_refunds(n: int) -> None:
         check = refunds.check
@@ -120,7 +128,7 @@ def warden_runs(fast: bool) -> tuple[Callable[[int], None], Callable[[int], None
             c, a = mix[i & 7]
             check("tool.call", "tool/issue_refund", c, a)
 
-    return run_support, run_refunds
+    return support_run(support), support_run(unkept), run_refunds
 
 
 def cedar_runs() -> tuple[Callable[[int], None], Callable[[int], None]] | str:
@@ -165,17 +173,24 @@ def main() -> None:
     fast = warden_runs(True)
     public = warden_runs(False)
     peer = cedar_runs()
-    names = ["support-bot policy, 8 rotating requests", "refund policy: conditions, trust, 8 rotating requests"]
+    names = [
+        "support-bot policy, 8 rotating requests",
+        "support-bot policy, 8 rotating, keep_decisions=False",
+        "refund policy: conditions, trust, 8 rotating requests",
+    ]
+    peer_workload = [0, 0, 1]
     peer_name = "cedarpy" if not isinstance(peer, str) else "peer"
     print(f"{'check':<56} {'warden':>10} {'warden*':>10} {peer_name + ' ' + (metadata.version('cedarpy') if not isinstance(peer, str) else ''):>16}")
     for i, name in enumerate(names):
         runs = [(fast[i], per_round), (public[i], per_round // 8)]
         if not isinstance(peer, str):
-            runs.append((peer[i], per_round // 8))
+            runs.append((peer[peer_workload[i]], per_round // 8))
         figures = medians_ns(runs, rounds)
         theirs = f"{figures[2]:>13,.0f} ns" if len(figures) > 2 else "—"
         print(f"{name:<56} {figures[0]:>7,.0f} ns {figures[1]:>7,.0f} ns {theirs:>16}")
     print("\nwarden: through wasmtime's raw call entry point (the default); warden*: through wasmtime.Func.__call__")
+    print("support-bot: its policy decides by action and resource alone, so check keeps its decisions (the default);")
+    print("  keep_decisions=False sends every check through the engine")
     if isinstance(peer, str):
         print(f"peer: cedarpy {peer}")
     else:

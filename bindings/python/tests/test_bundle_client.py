@@ -24,6 +24,7 @@ from warden import (
 )
 
 from .conftest import conformance_dir
+from .test_kept_decisions import count_decisions
 
 MANIFEST = json.loads((conformance_dir() / "bundles" / "manifest.json").read_text("utf-8"))
 PROJECT: str = MANIFEST["project"]
@@ -269,3 +270,25 @@ def test_a_client_dropped_without_close_stops_polling(host: BundleHost, tmp_path
     gc.collect()
     poller.join(timeout=20)
     assert not poller.is_alive()
+
+
+def test_a_fetched_bundle_forgets_kept_decisions_and_keep_decisions_false_keeps_none(host: BundleHost, connect: Any, tmp_path: Path) -> None:
+    host.body = build_bundle(policies_for(1) + policies_for(2), project=PROJECT, version=1, key_id="k1", signing_key=K1, project_key=PROJECT_KEY)
+    host.start()
+    kept = connect(host, tmp_path / "kept")
+    engine_only = connect(host, tmp_path / "engine-only", keep_decisions=False)
+    d = kept.check("tool.call", "tool/v2")
+    assert (d.allowed, d.bundle_version) == (True, 1)
+    assert kept.check("tool.call", "tool/v2") is d and kept._kept is not None and ("tool.call", "tool/v2") in kept._kept
+    assert engine_only._kept is None
+    calls = count_decisions(engine_only)
+    assert engine_only.check("tool.call", "tool/v2") == engine_only.check("tool.call", "tool/v2") == d
+    assert calls[0] == 2
+    # Version 2 allows tool/v2 alone, as version 1 did: the same answer, with the version in force.
+    host.body = bundle(2)
+    assert kept.refresh().version == 2
+    d = kept.check("tool.call", "tool/v2")
+    assert (d.allowed, d.bundle_version) == (True, 2)
+    # Version 3 no longer allows it.
+    host.body = bundle(3)
+    assert kept.refresh().version == 3 and not allows(kept, 2)

@@ -99,13 +99,38 @@ def check_context(context: Any) -> dict[str, Any] | str:
     else:
         return context
     walk = _Walk()
-    try:
-        problem = walk.members(context, 1)
-    except Exception as e:  # a dict or list subclass of the caller's that fails while read
-        return f"the context cannot be read as JSON: {e}"
+    problem = _walked(context, walk)
     if problem is not None:
         return problem
     return _renamed(context) if walk.renamed else context
+
+
+def context_problem(context: Any) -> str | None:
+    """What ``check_context`` refuses in the context (the same message), or None:
+    the same validity answer without building the dict that would be sent. For
+    a request none of whose context is sent (no context paths): a lone
+    surrogate in it is then no problem, as on the full path."""
+    if context is None:
+        return None
+    if not isinstance(context, dict):
+        return NOT_OBJECT
+    for key, v in context.items():
+        t = type(v)
+        if type(key) is not str or len(key) > SAFE_LENGTH or not (
+            (t is str and len(v) <= SAFE_LENGTH) or t is int or t is float or t is bool or v is None
+        ):
+            break
+    else:
+        return None
+    return _walked(context, _Walk())
+
+
+def _walked(context: dict[Any, Any], walk: _Walk) -> str | None:
+    """The first problem of a context that is not all plain members, or None."""
+    try:
+        return walk.members(context, 1)
+    except Exception as e:  # a dict or list subclass of the caller's that fails while read
+        return f"the context cannot be read as JSON: {e}"
 
 
 def _renamed(v: Any) -> Any:

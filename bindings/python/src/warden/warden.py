@@ -22,7 +22,7 @@ from ._bundle_client import (
     BundleUpdate,
 )
 from ._bundle_loader import BundleTrust, open_bundle
-from ._context import MISSING, NOT_OBJECT, check_context, value_at
+from ._context import MISSING, NOT_OBJECT, check_context, context_problem, value_at
 from ._disk_cache import DiskCache
 from ._engine_host import (
     EPOCH,
@@ -68,6 +68,11 @@ _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 DEFAULT_ALLOW_REASON = "no rule matched, and every applicable policy allows by default"
 DEFAULT_DENY_REASON = "no rule matched, so the request is denied by default"
 NOTHING_LOADED_REASON = "no policies have loaded yet, so every request is denied"
+
+#: Decisions kept at most by (action, resource); when full, they start over (as @warden/core's).
+DECISION_CACHE_SIZE = 4096
+#: The longest action or resource (code points) whose decision is kept.
+MAX_KEPT_KEY = 256
 
 
 def _generated_reason(effect: Effect, policy: int, rule: int, policy_name: str | None, rule_name: str | None) -> str:
@@ -127,10 +132,15 @@ class Warden:
     ``error`` says what is wrong.
     """
 
-    def __init__(self, *, clock: Callable[[], int] | None = None, approvals: Approvals | None = None) -> None:
+    def __init__(
+        self, *, clock: Callable[[], int] | None = None, approvals: Approvals | None = None, keep_decisions: bool = True,
+    ) -> None:
         """A client with no policies (every request is denied until some load).
         ``clock`` gives the time in epoch nanoseconds (default ``time.time_ns``);
-        ``approvals`` says who approves escalated requests in ``authorize``."""
+        ``approvals`` says who approves escalated requests in ``authorize``;
+        ``keep_decisions=False`` sends every check to the engine (by default,
+        while the policies in force decide by action and resource alone,
+        ``check`` keeps their decisions: see ``check``)."""
         if approvals is not None and not isinstance(approvals, Approvals):
             raise TypeError("approvals must be an Approvals(handler, timeout=...), not " + type(approvals).__name__)
         self._approvals = approvals
@@ -152,6 +162,12 @@ class Warden:
         self._default_allow = _outcome("allow", -1, -1, None, None, DEFAULT_ALLOW_REASON, False, True, None, False, None)
         self._default_deny = _outcome("deny", -1, -1, None, None, NOTHING_LOADED_REASON, False, True, None, False, None)
         self._version: int | None = None
+        self._keep_decisions = bool(keep_decisions)
+        #: Decisions by (action, resource) while the engine says the policies in force
+        #: decide by those alone (``action_resource_only``), else None; a new dict at
+        #: every load. Read without a lock; filled and emptied under ``_kept_lock``.
+        self._kept: dict[tuple[str, str], Decision] | None = None
+        self._kept_lock = threading.Lock()
         self._listeners: dict[EventName, list[Callable[[Any], None]]] = {"recovered": [], "update": [], "error": []}
         self._pending: list[tuple[EventName, Any]] = []
         # Bundles: the highest version ever loaded (nothing older loads again), and where the one in force came from.
@@ -172,10 +188,11 @@ class Warden:
         *,
         clock: Callable[[], int] | None = None,
         approvals: Approvals | None = None,
+        keep_decisions: bool = True,
     ) -> Warden:
         """A client with ``policies`` loaded: a list of policy dicts (one dict is
         one policy) or their JSON array as text. Raises ``PolicyInvalidError``."""
-        warden = cls(clock=clock, approvals=approvals)
+        warden = cls(clock=clock, approvals=approvals, keep_decisions=keep_decisions)
         warden.load(policies)
         return warden
 
@@ -186,11 +203,12 @@ class Warden:
         *,
         clock: Callable[[], int] | None = None,
         approvals: Approvals | None = None,
+        keep_decisions: bool = True,
     ) -> Warden:
         """A client with the policies of one or more files (YAML or JSON; each
         holds a policy or a list of them; they concatenate in order). Raises
         ``PolicyInvalidError`` whose errors carry ``file``, ``line`` and ``column``."""
-        warden = cls(clock=clock, approvals=approvals)
+        warden = cls(clock=clock, approvals=approvals, keep_decisions=keep_decisions)
         warden.load_file(paths)
         return warden
 
@@ -209,6 +227,7 @@ class Warden:
         fetch_timeout: float = 10.0,
         clock: Callable[[], int] | None = None,
         approvals: Approvals | None = None,
+        keep_decisions: bool = True,
     ) -> Warden:
         """A client that enforces a project's signed bundles from ``url``: it
         loads its cache first (offline, the last good bundle), then the network,
@@ -222,7 +241,7 @@ class Warden:
         ...     project="proj_support", project_key=os.environ["WARDEN_PROJECT_KEY"],
         ...     trusted_keys={"k1": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
         """
-        warden = cls(clock=clock, approvals=approvals)
+        warden = cls(clock=clock, approvals=approvals, keep_decisions=keep_decisions)
         cache = None if cache_dir is False else DiskCache(cache_dir)
         trust = BundleTrust(project, dict(trusted_keys), project_key, allow_plain)
         client = BundleClient(
@@ -282,6 +301,9 @@ class Warden:
         self._needs_clock = meta["reads_time"] or any(p["rate_limits"] for p in meta["policies"])
         self._segments = tuple(tuple(p.split(".")[1:]) for p in meta["paths"][: meta["context_paths"]])
         self._fixed_header = request_header(EPOCH, (), len(self._segments))
+        # Nothing but the action and resource decides (so no context is sent, and no clock read): keep decisions.
+        keep = self._keep_decisions and meta.get("action_resource_only") is True and not self._segments and not self._needs_clock
+        self._kept = {} if keep else None
         self._outcomes = [
             [
                 _outcome(
@@ -323,7 +345,35 @@ class Warden:
         str, or int/float/bool/None written as text; tuples are arrays; NaN and
         infinities null). ``time`` is an RFC 3339 string, an aware datetime or
         epoch seconds; the clock's when absent.
+
+        While the policies in force decide by action and resource alone (the
+        metadata's ``action_resource_only``), a decision the engine made is
+        kept by (action, resource), at most 4,096 (then they start over),
+        until the next load, and given again to a request with no ``agent``
+        and no ``time`` whose context is valid; ``keep_decisions=False`` on
+        the client turns this off.
         """
+        kept = self._kept
+        if kept is not None and agent is None and time is None and type(action) is str:
+            if resource is None:
+                resource = ""
+            if type(resource) is str:
+                key = (action, resource)
+                d = kept.get(key)
+                if d is not None:
+                    # This action and resource were valid, and there is no agent or time: what is left is
+                    # the context, none of which is sent, refused exactly when the engine's path refuses it.
+                    problem = context_problem(context)
+                    return d if problem is None else self._invalid(problem)
+                decided: Decision = self._run(action, resource or _ABSENT, context, _ABSENT, None, False)
+                # Only a decision the engine made is kept, and only while these policies are in force.
+                # Keys are short strings only (as long as an interned one): 4,096 megabyte keys would hold gigabytes.
+                if decided.error is None and self._kept is kept and len(action) <= MAX_KEPT_KEY and len(resource) <= MAX_KEPT_KEY:
+                    with self._kept_lock:
+                        if len(kept) >= DECISION_CACHE_SIZE:
+                            kept.clear()
+                        kept[key] = decided
+                return decided
         decision: Decision = self._run(action, _ABSENT if resource == "" or resource is None else resource, context,
                                        _ABSENT if agent is None else agent, time, False)
         return decision
