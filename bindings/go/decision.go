@@ -152,6 +152,11 @@ type Metadata struct {
 	ReadsTime bool     `json:"reads_time"`
 	// Rules is the total number of rules.
 	Rules int `json:"rules"`
+	// ActionResourceOnly says every decision depends on the request's action
+	// and resource alone: no policy has agent_match, no rule a trust level
+	// or conditions, and there are no rate limits. Check then keeps
+	// decisions (WithKeepDecisions).
+	ActionResourceOnly bool `json:"action_resource_only"`
 }
 
 // PolicyInfo is one policy of the set in force. Name, reasons and

@@ -60,6 +60,8 @@ type engine struct {
 	reqCap  uint32
 	// Strings of this instance's intern table: id, or -1 for seen once.
 	interned map[string]int32
+	// decided counts the decide and explain calls, for tests.
+	decided int
 }
 
 func newEngine(ctx context.Context) (*engine, error) {
@@ -322,6 +324,7 @@ func (e *engine) decide(ctx context.Context, explain bool) (rawDecision, error) 
 	if !e.mem.Write(e.reqBase, e.buf) {
 		return rawDecision{}, &trapError{"request_reserve", fmt.Errorf("the request scratch area lies outside memory")}
 	}
+	e.decided++
 	name, f := "decide", e.fn.decide
 	if explain {
 		name, f = "explain", e.fn.explain

@@ -55,6 +55,10 @@ type policyState struct {
 	// limits: the policies have rate limits, so only the primary instance
 	// decides.
 	limits bool
+	// kept: the decisions Check keeps by (action, resource) while these
+	// policies are in force (kept.go); nil when they decide by more, or
+	// when WithKeepDecisions(false).
+	kept *keptDecisions
 	// What a decision won by each rule carries, by policy and rule index.
 	outcomes     [][]Decision
 	defaultAllow Decision
@@ -73,12 +77,26 @@ type settings struct {
 	// approvals answers escalations in Authorize, within approvalTimeout.
 	approvals       ApprovalHandler
 	approvalTimeout time.Duration
+	// noKeptDecisions: WithKeepDecisions(false).
+	noKeptDecisions bool
 }
 
 // WithClock sets the clock decisions read when a request carries no time
 // (default time.Now).
 func WithClock(clock func() time.Time) Option {
 	return func(s *settings) { s.clock = clock }
+}
+
+// WithKeepDecisions says whether Check keeps decisions (default true), as
+// `keepDecisions` of @warden/core: while the engine says the policies in
+// force decide by the request's action and resource alone
+// (Metadata.ActionResourceOnly), a request without an agent or a time whose
+// (action, resource) the engine already decided is answered with that
+// decision, its context still validated. At most 4,096 are kept (then they
+// are forgotten and keeping starts over), and every load forgets them. With
+// false, every check reaches the engine.
+func WithKeepDecisions(keep bool) Option {
+	return func(s *settings) { s.noKeptDecisions = !keep }
 }
 
 // WithLogger sets where warnings go: a recovered engine trap, a cached bundle
@@ -211,7 +229,7 @@ func (w *Warden) loadPolicies(ctx context.Context, policies []byte, version int6
 			return nil, err
 		}
 	}
-	w.st.Store(newState(res.meta, policies, version, zones))
+	w.st.Store(newState(res.meta, policies, version, zones, !w.settings.noKeptDecisions))
 	if source != "" {
 		w.source = source
 		w.loadedAt = time.Now()
@@ -220,7 +238,7 @@ func (w *Warden) loadPolicies(ctx context.Context, policies []byte, version int6
 	return res.meta, nil
 }
 
-func newState(meta *Metadata, policies []byte, version int64, zones []*time.Location) *policyState {
+func newState(meta *Metadata, policies []byte, version int64, zones []*time.Location, keep bool) *policyState {
 	st := &policyState{meta: meta, policies: policies, version: version, zones: zones, needsClock: meta.ReadsTime}
 	for _, p := range meta.Policies {
 		if len(p.RateLimits) > 0 {
@@ -229,6 +247,11 @@ func newState(meta *Metadata, policies []byte, version int64, zones []*time.Loca
 	}
 	for _, path := range meta.Paths[:meta.ContextPaths] {
 		st.segments = append(st.segments, splitPath(path)[1:])
+	}
+	// The engine's word, and what it implies: nothing read but the action
+	// and resource, so no clock, no counts and no context slots.
+	if keep && meta.ActionResourceOnly && !st.needsClock && len(st.segments) == 0 {
+		st.kept = &keptDecisions{}
 	}
 	st.outcomes = make([][]Decision, len(meta.Policies))
 	for pi, p := range meta.Policies {
@@ -307,8 +330,14 @@ func (w *Warden) BundleVersion() int64 {
 // Check decides a request. It never fails: an invalid request is a deny
 // whose Error is ERR_REQUEST_INVALID and says what is wrong; the engine and
 // its rate-limit counts are then untouched. ctx goes to the logger and the
-// engine calls; a decision is not cancelled.
+// engine calls; a decision is not cancelled. While the policies in force
+// decide by action and resource alone, a request without an agent or a
+// time may be answered with a decision kept from the engine (see
+// WithKeepDecisions).
 func (w *Warden) Check(ctx context.Context, r Request) Decision {
+	if st := w.st.Load(); st.keptRequest(&r) {
+		return w.checkKept(ctx, st, &r)
+	}
 	in, err := r.input()
 	if err != nil {
 		return w.invalid(err.Error())

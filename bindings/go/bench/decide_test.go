@@ -1,7 +1,9 @@
 // Decision latency of the Go binding beside OPA's Go API, on the workloads
 // of benchmarks/decide.bench.mjs: the support-bot policy over 8 rotating
-// requests, and the refund policy (conditions, trust, agent). A module of its
-// own, so that OPA's dependencies stay out of the binding's go.mod.
+// requests, with kept decisions (the default: it decides by action and
+// resource alone) and without (WithKeepDecisions(false), every check through
+// warden.wasm), and the refund policy (conditions, trust, agent). A module
+// of its own, so that OPA's dependencies stay out of the binding's go.mod.
 //
 //	go test -bench . -benchmem
 package bench
@@ -151,9 +153,9 @@ func refundInputs() []map[string]any {
 	return out
 }
 
-func load(tb testing.TB, policy string) *warden.Warden {
+func load(tb testing.TB, policy string, opts ...warden.Option) *warden.Warden {
 	tb.Helper()
-	w, err := warden.Load([]byte(policy))
+	w, err := warden.Load([]byte(policy), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -211,8 +213,8 @@ func TestWardenAndOPAAgree(t *testing.T) {
 	}
 }
 
-func benchWarden(b *testing.B, policy string, requests []warden.Request) {
-	w := load(b, policy)
+func benchWarden(b *testing.B, policy string, requests []warden.Request, opts ...warden.Option) {
+	w := load(b, policy, opts...)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -245,10 +247,15 @@ func benchOPAParsed(b *testing.B, query, module string, inputs []map[string]any)
 	}
 }
 
-// BenchmarkSupportBot: the support-bot policy, 8 rotating requests
-// (warden-one-instance: see BenchmarkSupportBotParallel).
+// noKept: every check through warden.wasm, as before kept decisions.
+var noKept = warden.WithKeepDecisions(false)
+
+// BenchmarkSupportBot: the support-bot policy, 8 rotating requests: warden
+// with kept decisions, warden-no-kept without (warden-one-instance: see
+// BenchmarkSupportBotParallel).
 func BenchmarkSupportBot(b *testing.B) {
 	b.Run("warden", func(b *testing.B) { benchWarden(b, supportBotPolicy, supportRequests()) })
+	b.Run("warden-no-kept", func(b *testing.B) { benchWarden(b, supportBotPolicy, supportRequests(), noKept) })
 	b.Run("warden-one-instance", func(b *testing.B) { benchWarden(b, supportBotWithALimit, timed(supportRequests())) })
 	b.Run("opa", func(b *testing.B) { benchOPA(b, "data.supportbot.allow", supportBotRego, supportInputs()) })
 	b.Run("opa-parsed-input", func(b *testing.B) {
@@ -279,15 +286,15 @@ func timed(requests []warden.Request) []warden.Request {
 }
 
 // BenchmarkSupportBotParallel: one Warden (or one prepared query) shared by
-// GOMAXPROCS goroutines. warden decides on the pool of instances a Warden
-// uses for policies without rate limits; warden-one-instance on the one
-// instance behind a mutex it uses for policies with them. Requests carry
-// their time, so that neither reads the clock.
+// GOMAXPROCS goroutines. warden answers from its kept decisions (lock-free
+// reads); warden-no-kept decides on the pool of instances a Warden uses for
+// policies without rate limits; warden-one-instance on the one instance
+// behind a mutex it uses for policies with them, its requests carrying their
+// time so that it does not read the clock (the others do not read it).
 func BenchmarkSupportBotParallel(b *testing.B) {
-	parallel := func(policy string) func(b *testing.B) {
+	parallel := func(policy string, requests []warden.Request, opts ...warden.Option) func(b *testing.B) {
 		return func(b *testing.B) {
-			w := load(b, policy)
-			requests := timed(supportRequests())
+			w := load(b, policy, opts...)
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -301,8 +308,9 @@ func BenchmarkSupportBotParallel(b *testing.B) {
 			})
 		}
 	}
-	b.Run("warden", parallel(supportBotPolicy))
-	b.Run("warden-one-instance", parallel(supportBotWithALimit))
+	b.Run("warden", parallel(supportBotPolicy, supportRequests()))
+	b.Run("warden-no-kept", parallel(supportBotPolicy, supportRequests(), noKept))
+	b.Run("warden-one-instance", parallel(supportBotWithALimit, timed(supportRequests())))
 	b.Run("opa", func(b *testing.B) {
 		q := prepare(b, "data.supportbot.allow", supportBotRego)
 		inputs := supportInputs()
