@@ -15,6 +15,7 @@ export const MISSING: unique symbol = Symbol("missing");
 
 const utf8 = new TextEncoder();
 const hasOwnEnumerable = Object.prototype.propertyIsEnumerable;
+const hasOwn = Object.prototype.hasOwnProperty;
 
 function tooLong(s: string): boolean {
   return s.length > SAFE_LENGTH && (s.length > MAX_STRING_BYTES || utf8.encode(s).length > MAX_STRING_BYTES);
@@ -47,29 +48,94 @@ function checkValue(v: unknown, depth: number): string | null {
  * The context as a JSON object, or (a string) the reason it is not a valid
  * one: not an object, nested more than 64 deep (the context itself is level
  * 1), a string or member name over 1 MiB, or a value with no JSON form.
+ *
+ * In the same pass it reads the members named `heads` (the first segments of
+ * the paths the policies read, as `ContextPaths` keeps them) into `values`:
+ * each as JSON sees it, or MISSING. One for-in over the context costs a third
+ * of listing its keys and then looking each path up with an own-enumerable
+ * check (measured: 11 against 33 ns for a one-member context).
  */
-export function checkContext(context: unknown): object | string {
+export function checkContext(context: unknown, heads: readonly string[] = NO_HEADS, values: unknown[] = NO_VALUES): object | string {
+  const n = heads.length;
+  for (let i = 0; i < n; i++) values[i] = MISSING;
   if (context === undefined) return EMPTY;
   const v = jsonView(context, "");
   if (v === null || typeof v !== "object" || Array.isArray(v)) return "`context` must be a JSON object";
-  for (const key of Object.keys(v)) {
+  // for-in with an own-property test visits exactly the own enumerable string keys, as JSON does.
+  for (const key in v) {
+    if (!hasOwn.call(v, key)) continue;
     if (key.length > SAFE_LENGTH && tooLong(key)) return "the context holds a member name longer than 1 MiB of UTF-8";
-    const e = (v as Record<string, unknown>)[key];
+    let e = (v as Record<string, unknown>)[key];
     // Only objects, long strings and BigInts can make a context invalid.
     const t = typeof e;
-    if ((t === "object" && e !== null) || t === "bigint" || (t === "string" && (e as string).length > SAFE_LENGTH)) {
-      const problem = checkValue(jsonView(e, key), 2);
+    if ((t === "object" && e !== null) || t === "bigint") {
+      e = jsonView(e, key);
+      const problem = checkValue(e, 2);
       if (problem) return problem;
+    } else if (t === "string" && (e as string).length > SAFE_LENGTH && tooLong(e as string)) {
+      return "the context holds a string longer than 1 MiB of UTF-8";
+    }
+    for (let i = 0; i < n; i++) {
+      if (key === heads[i]) {
+        values[i] = omitted(e) ? MISSING : e;
+        break;
+      }
     }
   }
   return v;
 }
 
+const NO_HEADS: readonly string[] = Object.freeze([]);
+const NO_VALUES: unknown[] = [];
+
+/**
+ * The context paths of the policies in force (their context slots, in
+ * order), arranged for `checkContext`: the distinct first segments, and for
+ * each slot which of them it starts with and the segments after it.
+ */
+export class ContextPaths {
+  readonly heads: string[];
+  /** Per head: its value in the context read last. */
+  readonly values: unknown[];
+  private readonly headOf: number[];
+  private readonly rests: string[][];
+
+  constructor(paths: readonly string[]) {
+    const segments = paths.map((p) => p.split(".").slice(1));
+    const index = new Map<string, number>();
+    for (const s of segments) if (!index.has(s[0])) index.set(s[0], index.size);
+    // Property keys come back internalized, so comparing a context's keys with them is a pointer test.
+    const names: Record<string, true> = Object.create(null);
+    for (const head of index.keys()) names[head] = true;
+    const internalized = new Map(Object.keys(names).map((k) => [k, k]));
+    this.heads = [...index.keys()].map((h) => internalized.get(h)!);
+    this.values = this.heads.map(() => MISSING);
+    this.headOf = segments.map((s) => index.get(s[0])!);
+    this.rests = segments.map((s) => s.slice(1));
+  }
+
+  get count(): number {
+    return this.headOf.length;
+  }
+
+  /** Slot `i` of the context `checkContext` read last with these heads: its value, or MISSING. */
+  value(i: number): unknown {
+    const v = this.values[this.headOf[i]];
+    const rest = this.rests[i];
+    return rest.length === 0 || v === MISSING ? v : valueAt(v as object, rest);
+  }
+
+  /** How deep the value of slot `i` sits (its segments). */
+  depth(i: number): number {
+    return this.rests[i].length + 1;
+  }
+}
+
 const EMPTY = Object.freeze({});
 
-/** The value at a context path (its segments after `context.`), or MISSING. */
-export function valueAt(context: object, segments: readonly string[]): unknown {
-  let v: unknown = context;
+/** The value at `segments` under `value` (a context member), or MISSING. */
+function valueAt(value: unknown, segments: readonly string[]): unknown {
+  let v: unknown = value;
   for (const segment of segments) {
     if (v === null || typeof v !== "object" || Array.isArray(v)) return MISSING;
     const member = (v as Record<string, unknown>)[segment];

@@ -71,6 +71,31 @@ describe("check", () => {
     expect(w.check("boxed", undefined, { v: new Number(5) }).allowed).toBe(true);
   });
 
+  it("reads only own enumerable members, each path from one reading of the context", async () => {
+    const w = await create([{
+      rules: [
+        { effect: "allow", action: "a", conditions: "context.v == 1" },
+        { effect: "allow", action: "b", conditions: "context.user.tier == 'gold' AND context.user.id == 'u1' AND context.v == 1" },
+      ],
+    }]);
+    const missing = (d: { allowed: boolean; indeterminate: readonly string[] }) => !d.allowed && d.indeterminate.includes("context.v");
+    // Lent by a prototype, not enumerable, or keyed by a symbol: JSON has no such member.
+    expect(missing(w.check("a", undefined, Object.create({ v: 1 })))).toBe(true);
+    expect(missing(w.check("a", undefined, Object.defineProperty({}, "v", { value: 1, enumerable: false })))).toBe(true);
+    expect(missing(w.check("a", undefined, { [Symbol("v")]: 1 }))).toBe(true);
+    // An own member shadows the prototype's; one not enumerable hides it, as in JSON.
+    expect(w.check("a", undefined, Object.assign(Object.create({ v: 2 }), { v: 1 })).allowed).toBe(true);
+    expect(missing(w.check("a", undefined, Object.defineProperty(Object.create({ v: 1 }), "v", { value: 1, enumerable: false })))).toBe(true);
+    // Two paths under one member, and toJSON asked once per reading.
+    let calls = 0;
+    const user = { toJSON: () => (calls++, { tier: "gold", id: "u1" }) };
+    expect(w.check("b", undefined, { user, v: 1 }).allowed).toBe(true);
+    expect(calls).toBe(1);
+    expect(w.check("b", undefined, { v: 1, user: { tier: "gold", id: "u2" } }).allowed).toBe(false);
+    // A context that is itself not plain still reads through toJSON.
+    expect(w.check("a", undefined, { toJSON: () => ({ v: 1 }) }).allowed).toBe(true);
+  });
+
   it("reads time zones through Intl", async () => {
     const w = await create([{ timezone: "America/New_York", rules: [{ effect: "allow", action: "a", conditions: "time.hour == 9 AND time.weekday == 4" }] }]);
     expect(w.check("a", undefined, {}, { time: "2026-03-05T14:30:00Z" }).allowed).toBe(true); // EST, UTC-5

@@ -4,7 +4,7 @@ import { BundleError } from "./bundle-format.js";
 import { openBundle, type BundleTrust } from "./bundle-loader.js";
 import { BundleClient, type BundleSource, type BundleStatus, type BundleTarget, type BundleUpdate, type ConnectOptions } from "./bundle-client.js";
 import { PolicyViolationError, type Decision, type Effect, type RateLimitRef } from "./decision.js";
-import { MISSING, checkContext, valueAt } from "./context.js";
+import { MISSING, checkContext, ContextPaths } from "./context.js";
 import { checkZone, zoneOffset } from "./time-zones.js";
 import { requestDigest } from "./approval.js";
 
@@ -136,7 +136,7 @@ export class Warden {
   private engine: EngineInstance;
   private meta: PolicyMetadata | null = null;
   private policies: Uint8Array | null = null;
-  private segments: string[][] = [];
+  private contextPaths = new ContextPaths([]);
   /** Whether decisions read the time (`time.*` conditions or rate limits). */
   private needsClock = false;
   /**
@@ -221,7 +221,7 @@ export class Warden {
     this.needsClock = result.metadata.reads_time || result.metadata.policies.some((p) => p.rate_limits.length > 0);
     this.decisions = this.keepDecisions && result.metadata.action_resource_only ? new Map() : null;
     this.decisionCount = 0;
-    this.segments = result.metadata.paths.slice(0, result.metadata.context_paths).map((p) => p.split(".").slice(1));
+    this.contextPaths = new ContextPaths(result.metadata.paths.slice(0, result.metadata.context_paths));
     const version = this.version;
     this.outcomes = result.metadata.policies.map((p, pi) => p.rules.map((r, ri) => outcome(
       r.effect, pi, ri, p.name, r.name, r.reason ?? generatedReason(r.effect, pi, ri, p.name, r.name),
@@ -475,16 +475,17 @@ export class Warden {
       if (!Number.isFinite(ms)) return this.invalid("`time` is not a valid instant");
       now = instantOfMillis(ms);
     } else return this.invalid("`time` must be an RFC 3339 string, a Date or epoch milliseconds");
-    const checked = checkContext(context);
+    const paths = this.contextPaths;
+    const checked = checkContext(context, paths.heads, paths.values);
     if (typeof checked === "string") return this.invalid(checked);
     try {
-      return this.decide(action, resource, checked, options?.agent, now, explain);
+      return this.decide(action, resource, options?.agent, now, explain);
     } catch (e) {
       if (e instanceof InvalidRequest) return this.invalid(e.message);
       if (!isTrap(e)) throw e;
       this.recover(e);
       try {
-        return this.decide(action, resource, checked, options?.agent, now, explain);
+        return this.decide(action, resource, options?.agent, now, explain);
       } catch (again) {
         if (!isTrap(again)) throw again;
         this.recover(again);
@@ -493,12 +494,15 @@ export class Warden {
     }
   }
 
-  private decide(action: unknown, resource: unknown, context: object, agent: unknown, now: Instant, explain: boolean): Decision {
+  /** Decides with the context `run` checked last (its values in `contextPaths`). */
+  private decide(action: unknown, resource: unknown, agent: unknown, now: Instant, explain: boolean): Decision {
     const meta = this.meta;
     const engine = this.engine;
     const zones = meta?.zones ?? NONE;
     const offsets = zones.length === 0 ? NONE_OFFSETS : zones.map((z) => zoneOffset(z, now.seconds * 1000));
-    engine.beginRequest(now, offsets, this.segments.length);
+    const paths = this.contextPaths;
+    const slots = paths.count;
+    engine.beginRequest(now, offsets, slots);
     if (typeof action === "string") engine.writeInternable(action);
     else engine.writeValue(action, 64);
     if (resource === undefined) engine.writeMissing();
@@ -506,10 +510,10 @@ export class Warden {
     else engine.writeValue(resource, 64);
     if (agent === undefined) engine.writeMissing();
     else engine.writeAgent(agent);
-    for (const segments of this.segments) {
-      const v = valueAt(context, segments);
+    for (let i = 0; i < slots; i++) {
+      const v = paths.value(i);
       if (v === MISSING) engine.writeMissing();
-      else engine.writeValue(v, 64 - segments.length);
+      else engine.writeValue(v, 64 - paths.depth(i));
     }
     return this.read(engine.decide(explain));
   }
