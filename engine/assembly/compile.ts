@@ -21,7 +21,7 @@ import { zoneIndex, zoneName, zoneNameLen, TIME_FIELDS } from "./time";
 import { ZONE_COUNT } from "./zones";
 import { encode, MAX_CONTEXT_DEPTH } from "./value";
 import { exprSetup, exprSetReadsTime, compileExpression, readsTime } from "./expr";
-import { timeCacheSize } from "./eval";
+import { timeCacheSize, specialize } from "./eval";
 import {
   Cond, Operand, newCond, newOperand, C_AND, C_CMP, O_VALUE, O_PATH,
   OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN, OP_NOT_IN, OP_GLOB_VALUE, OP_ANY_OF, OP_GLOB, OP_EXISTS, OP_ABSENT,
@@ -560,6 +560,7 @@ function compileRule(policy: Policy, r: Rule, node: JNode, out: Buf): void {
     const children = arenaCopy(arena, condParts.ptr, condParts.len);
     r.cond = changetype<usize>(newCond(arena, C_AND, 0, children, parts, 0));
   }
+  if (r.cond != 0) specialize(changetype<Cond>(r.cond));
   r.trust = -1;
   const trust = member(node, "trust_level");
   if (trust != null) {

@@ -39,6 +39,10 @@ export const OP_ABSENT: u32 = 14; // `exists: false`
   a: usize;
   b: usize;
   extra: usize;
+  // A comparison of a context slot with a number (`context.amount <= 50`), the
+  // commonest condition, evaluated without the general operand machinery:
+  // the slot's index + 1, or 0 (set by eval.ts `specialize`).
+  slotNumber: u32;
 }
 
 // Operand kinds.
@@ -64,6 +68,7 @@ export function newCond(a: Arena, kind: u32, op: u32, x: usize, y: usize, extra:
   c.a = x;
   c.b = y;
   c.extra = extra;
+  c.slotNumber = 0;
   return c;
 }
 

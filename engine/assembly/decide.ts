@@ -20,6 +20,7 @@ import {
 } from "./model";
 import { RateState, Entry, entryFor, isFull, record, countWithin } from "./ratelimit";
 import { internedValue, internedHash, internedPrefixCount, internedPrefixHashes } from "./intern";
+import { planFind, planKeep, MAX_PLAN_RULES } from "./plans";
 
 /** The policies in force (0 before the first successful load). */
 export let current: usize = 0;
@@ -64,9 +65,12 @@ let resourcePtr: usize = 0;
 let resourceLen: usize = 0;
 let resourceHash: u32 = 0;
 let actionHash: u32 = 0;
-// Whether the hashes above are known already (interned strings carry theirs).
+// Whether the hashes above are known already (interned strings carry theirs),
+// and then the strings' interned ids.
 let actionHashed = false;
 let resourceHashed = false;
+let actionId: u32 = 0;
+let resourceId: u32 = 0;
 
 // The decision so far.
 export let winner: Rule | null = null;
@@ -179,7 +183,8 @@ function requestString(p: usize, end: usize, name: string): usize {
   const t = p < end ? tagOf(p) : V_MISSING;
   if (t == V_INTERNED) {
     if (p + 5 > end) return fieldError("the request record is truncated", "");
-    fieldValue = internedValue(load<u32>(p, 1));
+    fieldId = load<u32>(p, 1);
+    fieldValue = internedValue(fieldId);
     if (fieldValue == 0) return fieldError(name, " names no interned string");
     fieldHash = internedHash(fieldValue);
     fieldHashed = true;
@@ -207,6 +212,7 @@ function fieldError(a: string, b: string): usize {
 let fieldHash: u32 = 0;
 let fieldHashed = false;
 let fieldValue: usize = 0;
+let fieldId: u32 = 0;
 
 /**
  * An agent record (tag 0x09): a byte of which fields follow (1 id, 2
@@ -292,6 +298,7 @@ function readRequest(set: PolicySet, p: usize, len: usize): usize {
   actionValue = fieldValue;
   actionHashed = fieldHashed;
   actionHash = fieldHash;
+  actionId = fieldId;
   actionPtr = bytesOf(actionValue);
   actionLen = lengthOf(actionValue);
   // resource
@@ -306,6 +313,7 @@ function readRequest(set: PolicySet, p: usize, len: usize): usize {
     resourceValue = fieldValue;
     resourceHashed = fieldHashed;
     resourceHash = fieldHash;
+    resourceId = fieldId;
   }
   resourcePtr = bytesOf(resourceValue);
   resourceLen = lengthOf(resourceValue);
@@ -443,7 +451,8 @@ function scanAlts(set: PolicySet, list: usize): void {
     const alt = changetype<Alt>(list);
     list = alt.next;
     const rule = changetype<Rule>(alt.rule);
-    if (!applicable(set, policyOf(set, rule))) continue;
+    // A plan holds the rules of every policy: applicability depends on the agent.
+    if (!planning && !applicable(set, policyOf(set, rule))) continue;
     const a = changetype<Pattern>(alt.action);
     if (a.kind == P_GENERAL && !globMatch(a.tok, a.tokLen, actionPtr, actionLen)) continue;
     const r = changetype<Pattern>(alt.resource);
@@ -451,6 +460,9 @@ function scanAlts(set: PolicySet, list: usize): void {
     visit(set, rule, a, r);
   }
 }
+
+// Whether findRules is making a plan (plans.ts).
+let planning = false;
 
 // Hashes of the resource's prefixes (u32 for lengths 0 …), for every length a bucket asks for.
 let resourcePrefixes: usize = 0;
@@ -651,13 +663,15 @@ export function decide(p: usize, len: usize, count: bool): usize {
   nextStamp(set);
   const bad = readRequest(set, p, len);
   if (bad != 0) return bad;
-  findRules(set);
-  let best: Rule | null = null;
-  for (let i: u32 = 0; i < visitedCount; i++) {
-    const rule = changetype<Rule>(<usize>load<u32>(set.rules + (<usize>load<u32>(set.visited + (<usize>i << 2)) << 2)));
-    const r = judge(set, rule);
-    if (r == FALSE || (r == INDETERMINATE && rule.effect == EFFECT_ALLOW)) continue;
-    if (best == null || beats(set, rule, best)) best = rule;
+  // A pair of interned strings has a plan: its rules in the order of §5 step 3.
+  let best: Rule | null;
+  if (actionHashed && resourceHashed) {
+    let plan = planFind(actionId, resourceId);
+    if (plan == 0) plan = makePlan(set);
+    best = plan != 0 ? judgeInOrder(set, plan + 4, load<u32>(plan)) : judgeAll(set);
+  } else {
+    findRules(set);
+    best = judgeAll(set);
   }
   winner = best;
   let effect: u32;
@@ -668,6 +682,66 @@ export function decide(p: usize, len: usize, count: bool): usize {
     if (deniedBy != null) effect = EFFECT_DENY;
   }
   return writeRecord(true, effect);
+}
+
+/** Judges the rules findRules visited; the candidate that beats the others, or null. */
+function judgeAll(set: PolicySet): Rule | null {
+  let best: Rule | null = null;
+  for (let i: u32 = 0; i < visitedCount; i++) {
+    const rule = changetype<Rule>(<usize>load<u32>(set.rules + (<usize>load<u32>(set.visited + (<usize>i << 2)) << 2)));
+    if (planning && !applicable(set, policyOf(set, rule))) continue;
+    const r = judge(set, rule);
+    if (r == FALSE || (r == INDETERMINATE && rule.effect == EFFECT_ALLOW)) continue;
+    if (best == null || beats(set, rule, best)) best = rule;
+  }
+  planning = false;
+  return best;
+}
+
+/**
+ * Judges every rule of a plan (`n` rule orders at `list`, most specific
+ * first) whose policy applies; the first candidate wins. Every one is judged,
+ * for the paths that came out indeterminate.
+ */
+function judgeInOrder(set: PolicySet, list: usize, n: u32): Rule | null {
+  let best: Rule | null = null;
+  for (let i: u32 = 0; i < n; i++) {
+    const rule = changetype<Rule>(<usize>load<u32>(set.rules + (<usize>load<u32>(list + (<usize>i << 2)) << 2)));
+    if (!applicable(set, policyOf(set, rule))) continue;
+    const r = judge(set, rule);
+    if (r == FALSE || (r == INDETERMINATE && rule.effect == EFFECT_ALLOW)) continue;
+    if (best == null) best = rule;
+  }
+  return best;
+}
+
+/**
+ * Finds the rules of the request's (interned) action and resource in every
+ * policy, sorts them by §5 step 3 and keeps them as the pair's plan; returns
+ * it, or 0 when it has too many rules to keep (then `visited` holds them, and
+ * `planning` stays set for judgeAll).
+ */
+function makePlan(set: PolicySet): usize {
+  planning = true;
+  findRules(set);
+  const n = visitedCount;
+  if (n > MAX_PLAN_RULES) return 0;
+  planning = false;
+  // Insertion sort, most specific first (n is small).
+  const v = set.visited;
+  for (let i: u32 = 1; i < n; i++) {
+    const o = load<u32>(v + (<usize>i << 2));
+    const rule = changetype<Rule>(<usize>load<u32>(set.rules + (<usize>o << 2)));
+    let j = i;
+    while (j > 0) {
+      const prev = load<u32>(v + (<usize>(j - 1) << 2));
+      if (!beats(set, rule, changetype<Rule>(<usize>load<u32>(set.rules + (<usize>prev << 2))))) break;
+      store<u32>(v + (<usize>j << 2), prev);
+      j--;
+    }
+    store<u32>(v + (<usize>j << 2), o);
+  }
+  return planKeep(actionId, resourceId, v, n);
 }
 
 function writeRecord(loaded: bool, effect: u32): usize {

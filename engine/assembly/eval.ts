@@ -172,9 +172,46 @@ function listValue(o: Operand): usize {
   return out;
 }
 
+/**
+ * Marks the comparisons of a context path with a number literal under `c`
+ * (`==`, `!=`, `<`, `<=`, `>`, `>=`), which evalCond then decides directly.
+ */
+export function specialize(c: Cond): void {
+  const k = c.kind;
+  if (k == C_AND || k == C_OR) {
+    for (let i: usize = 0; i < c.b; i++) specialize(changetype<Cond>(<usize>load<u32>(c.a + (i << 2))));
+  } else if (k == C_NOT) {
+    specialize(changetype<Cond>(c.a));
+  } else if (k == C_CMP && c.op >= OP_EQ && c.op <= OP_GE && c.b != 0) {
+    const a = changetype<Operand>(c.a);
+    const b = changetype<Operand>(c.b);
+    if (a.kind == O_PATH && a.source == 0 && b.kind == O_VALUE && tagOf(b.ptr) == V_NUMBER) c.slotNumber = a.ref + 1;
+  }
+}
+
+/** evalCompare for a comparison `specialize` marked: the same answers, with no calls. */
+// @ts-ignore: decorator
+@inline function evalSlotNumber(c: Cond): u32 {
+  const v = <usize>load<u32>(slots + (<usize>(c.slotNumber - 1) << 2));
+  if (v == R_MISSING) return INDETERMINATE;
+  const op = c.op;
+  // Ordering a number with anything else is indeterminate; equality is false.
+  if (tagOf(v) != V_NUMBER) return op == OP_EQ ? FALSE : op == OP_NE ? TRUE : INDETERMINATE;
+  const x = numberOf(v);
+  const y = numberOf(changetype<Operand>(c.b).ptr);
+  let r: bool;
+  if (op == OP_LE) r = x <= y;
+  else if (op == OP_LT) r = x < y;
+  else if (op == OP_GE) r = x >= y;
+  else if (op == OP_GT) r = x > y;
+  else if (op == OP_EQ) r = x == y;
+  else r = x != y;
+  return r ? TRUE : FALSE;
+}
+
 export function evalCond(c: Cond): u32 {
   const k = c.kind;
-  if (k == C_CMP) return evalCompare(c);
+  if (k == C_CMP) return c.slotNumber != 0 ? evalSlotNumber(c) : evalCompare(c);
   if (k == C_AND) {
     let r = TRUE;
     for (let i: usize = 0; i < c.b; i++) {

@@ -12,6 +12,7 @@ import { parseTime, parsedSeconds, parsedFraction } from "./time";
 import { explainDecision } from "./explain";
 import { exportState, importState } from "./state";
 import { internString, internReset } from "./intern";
+import { plansClear } from "./plans";
 
 const ABI_VERSION: i32 = 1;
 
@@ -102,6 +103,7 @@ function loadPolicies(ptr: usize, len: usize): i32 {
   carryCounts(old, fresh);
   if (old != null) freeSet(old);
   setCurrent(changetype<usize>(fresh));
+  plansClear();
   bufBytes(output, meta.ptr, meta.len);
   return 0;
 }
@@ -134,6 +136,7 @@ export function intern(ptr: usize, len: usize): i32 {
 /** Forgets every interned string (the host then forgets its ids). */
 export function intern_reset(): void {
   internReset();
+  plansClear();
 }
 
 export function state_export(): usize {

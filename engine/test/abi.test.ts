@@ -255,6 +255,45 @@ describe("interned strings", () => {
     expect(e.decideBytes(record(action, resource)).error).toBe("`action` names no interned string");
     stillDecides(e);
   });
+
+  // Effects as the decision record holds them: 0 deny, 1 allow, 2 escalate.
+  it("plan a pair's rules afresh when the ids name other strings and when the policies change", () => {
+    const e = new RawEngine();
+    expect(e.load(SUPPORT_BOT).status).toBe(0);
+    const intern = (text: string): number => {
+      const data = new TextEncoder().encode(text);
+      const p = e.x.alloc(data.length + 1);
+      e.bytes.set(data, p);
+      const id = e.x.intern(p, data.length);
+      e.x.free(p);
+      return id;
+    };
+    const record = (a: number, r: number): number[] => {
+      const rec = RawEngine.record(0, [], MISSING, MISSING, MISSING, []);
+      rec.splice(24, 3, 8, a & 255, (a >> 8) & 255, (a >> 16) & 255, (a >> 24) & 255, 8, r & 255, (r >> 8) & 255, (r >> 16) & 255, (r >> 24) & 255, 0);
+      return rec;
+    };
+    expect([intern("tool.call"), intern("tool/lookup_order")]).toEqual([0, 1]);
+    // The pair (0, 1) is planned at its first decision and decided from the plan after.
+    for (let k = 0; k < 3; k++) expect(e.decideBytes(record(0, 1))).toMatchObject({ allowed: true, policy: 0, rule: 1 });
+    // The same ids for other strings: another plan.
+    e.x.intern_reset();
+    expect([intern("tool.call"), intern("tool/issue_refund")]).toEqual([0, 1]);
+    for (let k = 0; k < 2; k++) expect(e.decideBytes(record(0, 1))).toMatchObject({ effect: 0, policy: 0, rule: 2 });
+    // Other policies, the same ids: another plan, in the order of §5 (the literal resource beats the prefix).
+    expect(e.load([{ rules: [
+      { effect: "allow", action: "tool.call", resource: "tool/*" },
+      { effect: "escalate", action: "tool.*", resource: "tool/issue_refund" },
+    ] }]).status).toBe(0);
+    for (let k = 0; k < 2; k++) expect(e.decideBytes(record(0, 1))).toMatchObject({ effect: 2, rule: 1 });
+    // More pairs than a plan table holds (2,048): every decision stays right as plans are dropped.
+    const ids: number[] = [];
+    for (let i = 0; i < 3000; i++) ids.push(intern(`tool/r${i}`));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3000; i++) expect(e.decideBytes(record(0, ids[i])).effect).toBe(1);
+      expect(e.decideBytes(record(0, 1)).effect).toBe(2);
+    }
+  });
 });
 
 describe("agent records", () => {
