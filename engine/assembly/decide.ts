@@ -178,7 +178,24 @@ function readAgent(v: usize): bool {
  * fieldHash when it is interned; returns its end, or 0 with the error, which
  * names the field as `name`, in requestError.
  */
-function requestString(p: usize, end: usize, name: string): usize {
+// @ts-ignore: decorator
+@inline function requestString(p: usize, end: usize, name: string): usize {
+  // The common case, an interned string, inline; everything else (and every error) in requestText.
+  if (p + 5 <= end && load<u8>(p) == <u8>V_INTERNED) {
+    const id = load<u32>(p, 1);
+    const value = internedValue(id);
+    if (value != 0) {
+      fieldId = id;
+      fieldValue = value;
+      fieldHash = internedHash(value);
+      fieldHashed = true;
+      return p + 5;
+    }
+  }
+  return requestText(p, end, name);
+}
+
+function requestText(p: usize, end: usize, name: string): usize {
   fieldHashed = false;
   const t = p < end ? tagOf(p) : V_MISSING;
   if (t == V_INTERNED) {
@@ -221,7 +238,9 @@ let fieldId: u32 = 0;
  * error in requestError.
  */
 function readAgentRecord(p: usize, end: usize): usize {
-  readAgent(MISSING_VALUE);
+  agentId = 0;
+  agentTrust = 0;
+  agentTags = 0;
   agentPresent = true;
   if (p + 2 > end) return agentError("the agent record is truncated");
   const fields = <u32>load<u8>(p, 1);
@@ -257,7 +276,6 @@ function readAgentRecord(p: usize, end: usize): usize {
   return q;
 }
 
-const MISSING_VALUE: usize = memory.data<u8>([0]);
 
 function agentError(message: string): usize {
   requestError.len = 0;
@@ -365,9 +383,16 @@ function invalidValue(where: string): usize {
 // Agents (§4)
 
 /** Whether the policy applies to the request's agent; also computes the agent's trust rank there. */
-export function applicable(set: PolicySet, p: Policy): bool {
+// @ts-ignore: decorator
+@inline export function applicable(set: PolicySet, p: Policy): bool {
   const i = <usize>p.index;
   if (load<u32>(set.policyStamp + (i << 2)) == stamp) return load<u8>(set.applicable + i) != 0;
+  return judgeApplicable(set, p);
+}
+
+/** applicable for the first time in this decision: computes and stamps it, and the agent's rank. */
+function judgeApplicable(set: PolicySet, p: Policy): bool {
+  const i = <usize>p.index;
   store<u32>(set.policyStamp + (i << 2), stamp);
   let applies = true;
   if (p.hasAgentMatch) {
@@ -678,7 +703,7 @@ export function decide(p: usize, len: usize, count: bool): usize {
   if (best != null) effect = best.effect;
   else effect = defaultAllows(set) ? EFFECT_ALLOW : EFFECT_DENY;
   if (effect == EFFECT_ALLOW) {
-    deniedBy = applyLimits(set, count);
+    if (set.limitCount > 0) deniedBy = applyLimits(set, count);
     if (deniedBy != null) effect = EFFECT_DENY;
   }
   return writeRecord(true, effect);
@@ -762,7 +787,7 @@ function writeRecord(loaded: bool, effect: u32): usize {
     return RECORD;
   }
   const set = changetype<PolicySet>(current);
-  sortMarked(set);
+  if (markCount > 1) sortMarked(set);
   store<u32>(RECORD + R_INDET_COUNT, markCount);
   store<u32>(RECORD + R_INDET_PTR, <u32>set.pathList);
   return RECORD;

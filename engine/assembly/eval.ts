@@ -78,7 +78,8 @@ export function setZoneSlot(z: i32): void {
 }
 
 /** Points the path marks at the current policy set's tables (`pathCount` entries) and clears them. */
-export function resetMarks(stamps: usize, list: usize, contextPaths: u32, pathCount: u32): void {
+// @ts-ignore: decorator
+@inline export function resetMarks(stamps: usize, list: usize, contextPaths: u32, pathCount: u32): void {
   marks = stamps;
   markList = list;
   contextPathCount = contextPaths;

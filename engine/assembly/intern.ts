@@ -51,7 +51,8 @@ export function internReset(): void {
 }
 
 /** The encoded string value of an id, or 0 when there is no such id. */
-export function internedValue(id: u32): usize {
+// @ts-ignore: decorator
+@inline export function internedValue(id: u32): usize {
   if (id >= count()) return 0;
   const e = <usize>load<u32>(entries.ptr + (<usize>id << 2));
   return e + 8 + (<usize>(load<u32>(e, 4) + 1) << 2) + 4;
