@@ -121,6 +121,24 @@ describe("interned actions and resources", () => {
     expect(w.check("tool.call", "tool/\ud800").error?.code).toBe("ERR_REQUEST_INVALID");
   });
 
+  it("decide exactly as text through the engine, the last strings of each field remembered, across resets", async () => {
+    const w = await Warden.create({ wasm: module, keepDecisions: false, policies: [{ rules: [
+      { effect: "allow", action: "tool.call", resource: "tool/*", trust_level: "elevated" },
+      { effect: "deny", action: "tool.call", resource: "tool/r1*" },
+    ] }] });
+    const agents = [{ id: "bot-1", trust_level: "basic" }, { id: "bot-2", trust_level: "elevated" }];
+    const expected = (resource: string, agent: number) => (resource.startsWith("tool/r1") ? 1 : agent === 1 ? 0 : null);
+    // Each resource three times from each agent, over more than the 4,096 strings the host keeps interned.
+    for (let i = 0; i < 5000; i++) {
+      const resource = `tool/r${i % 2 === 0 ? i : 4999 - i}`;
+      for (let k = 0; k < 3; k++) {
+        for (const [n, agent] of agents.entries()) expect(w.check("tool.call", resource, {}, { agent }).rule).toBe(expected(resource, n));
+      }
+    }
+    // Equal strings that are other string objects are the same strings.
+    expect(w.check(["tool", "call"].join("."), `tool/${"r"}7`, {}, { agent: { id: "bot-2", trust_level: ["elev", "ated"].join("") } }).rule).toBe(0);
+  });
+
   it("never remembers a string too long to intern", async () => {
     const w = await create([{ rules: [{ effect: "allow", action: "tool.call", resource: "tool/*" }] }]);
     const table = (w as unknown as { engine: { interned: Map<string, number> } }).engine.interned;

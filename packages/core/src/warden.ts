@@ -1,4 +1,4 @@
-import { EngineInstance, InvalidRequest, compileWasm, instantOfMillis, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
+import { EngineInstance, InvalidRequest, Site, compileWasm, instantOfMillis, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
 import { PolicyInvalidError, WardenError } from "./errors.js";
 import { BundleError } from "./bundle-format.js";
 import { openBundle, type BundleTrust } from "./bundle-loader.js";
@@ -503,10 +503,10 @@ export class Warden {
     const paths = this.contextPaths;
     const slots = paths.count;
     engine.beginRequest(now, offsets, slots);
-    if (typeof action === "string") engine.writeInternable(action);
+    if (typeof action === "string") engine.writeInternable(action, Site.Action);
     else engine.writeValue(action, 64);
     if (resource === undefined) engine.writeMissing();
-    else if (typeof resource === "string") engine.writeInternable(resource);
+    else if (typeof resource === "string") engine.writeInternable(resource, Site.Resource);
     else engine.writeValue(resource, 64);
     if (agent === undefined) engine.writeMissing();
     else engine.writeAgent(agent);
