@@ -19,7 +19,7 @@ import {
   SCOPE_AGENT, SCOPE_GLOBAL, SCOPE_CONTEXT,
 } from "./model";
 import { RateState, Entry, entryFor, isFull, record, countWithin } from "./ratelimit";
-import { internedValue, internedHash, internedPrefixCount, internedPrefixHashes } from "./intern";
+import { internedValue, internedIdHash, internedPrefixCount, internedPrefixHashes } from "./intern";
 import { planFind, planKeep, MAX_PLAN_RULES } from "./plans";
 
 /** The policies in force (0 before the first successful load). */
@@ -187,7 +187,7 @@ function readAgent(v: usize): bool {
     if (value != 0) {
       fieldId = id;
       fieldValue = value;
-      fieldHash = internedHash(value);
+      fieldHash = internedIdHash(id);
       fieldHashed = true;
       return p + 5;
     }
@@ -203,7 +203,7 @@ function requestText(p: usize, end: usize, name: string): usize {
     fieldId = load<u32>(p, 1);
     fieldValue = internedValue(fieldId);
     if (fieldValue == 0) return fieldError(name, " names no interned string");
-    fieldHash = internedHash(fieldValue);
+    fieldHash = internedIdHash(fieldId);
     fieldHashed = true;
     return p + 5;
   }
@@ -724,17 +724,30 @@ function judgeAll(set: PolicySet): Rule | null {
 }
 
 /**
- * Judges every rule of a plan (`n` rule orders at `list`, most specific
+ * Judges every rule of a plan (`n` Rule pointers at `list`, most specific
  * first) whose policy applies; the first candidate wins. Every one is judged,
- * for the paths that came out indeterminate.
+ * for the paths that came out indeterminate. This is `judge` written out for
+ * the loop that runs most: each step of a rule → policy → stamp chain is a
+ * load that waits on the one before.
  */
 function judgeInOrder(set: PolicySet, list: usize, n: u32): Rule | null {
   let best: Rule | null = null;
   for (let i: u32 = 0; i < n; i++) {
-    const rule = changetype<Rule>(<usize>load<u32>(set.rules + (<usize>load<u32>(list + (<usize>i << 2)) << 2)));
-    if (!applicable(set, policyOf(set, rule))) continue;
-    const r = judge(set, rule);
-    if (r == FALSE || (r == INDETERMINATE && rule.effect == EFFECT_ALLOW)) continue;
+    const rule = changetype<Rule>(<usize>load<u32>(list + (<usize>i << 2)));
+    const pi = <usize>rule.policy;
+    if (load<u32>(set.policyStamp + (pi << 2)) != stamp) judgeApplicable(set, changetype<Policy>(set.policies + offsetof<Policy>() * pi));
+    if (load<u8>(set.applicable + pi) == 0) continue;
+    if (rule.trust >= 0 && load<i32>(set.agentRank + (pi << 2)) < rule.trust) continue;
+    let r = TRUE;
+    if (rule.cond != 0) {
+      setZoneSlot(changetype<Policy>(set.policies + offsetof<Policy>() * pi).zoneSlot);
+      const c = changetype<Cond>(rule.cond);
+      r = evalCond(c);
+      if (r == INDETERMINATE) {
+        collectPaths(c);
+        if (rule.effect == EFFECT_ALLOW) continue;
+      } else if (r == FALSE) continue;
+    }
     if (best == null) best = rule;
   }
   return best;
@@ -766,6 +779,8 @@ function makePlan(set: PolicySet): usize {
     }
     store<u32>(v + (<usize>j << 2), o);
   }
+  // The plan holds the rules themselves.
+  for (let i: u32 = 0; i < n; i++) store<u32>(v + (<usize>i << 2), load<u32>(set.rules + (<usize>load<u32>(v + (<usize>i << 2)) << 2)));
   return planKeep(actionId, resourceId, v, n);
 }
 

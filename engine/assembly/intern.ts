@@ -15,10 +15,12 @@ export const PREFIX_HASHES: u32 = 256;
 
 // Entry: u32 hash, u32 k, (k + 1) u32 prefix hashes (lengths 0 … k), u32
 // pointer to the entry, then the encoded string value (tag, u32 length, bytes).
-const entries: Buf = bufNew(1024);
+// `entries` holds, per id, the value's address and the hash, so reading an
+// interned string is two independent loads.
+const entries: Buf = bufNew(2048);
 
 function count(): u32 {
-  return <u32>(entries.len >> 2);
+  return <u32>(entries.len >> 3);
 }
 
 /** Registers a string; its id, or -1 when it is not UTF-8, over 1 MiB, or the table is full. */
@@ -40,13 +42,14 @@ export function internString(p: usize, n: usize): i32 {
   store<u8>(value, <u8>V_STRING);
   store<u32>(value, <u32>n, 1);
   memory.copy(value + 5, p, n);
-  bufU32(entries, <u32>e);
+  bufU32(entries, <u32>value);
+  bufU32(entries, h);
   return <i32>count() - 1;
 }
 
 /** Forgets every interned string. */
 export function internReset(): void {
-  for (let i: u32 = 0; i < count(); i++) free(<usize>load<u32>(entries.ptr + (<usize>i << 2)));
+  for (let i: u32 = 0; i < count(); i++) free(entryOf(<usize>load<u32>(entries.ptr + (<usize>i << 3))));
   entries.len = 0;
 }
 
@@ -54,19 +57,18 @@ export function internReset(): void {
 // @ts-ignore: decorator
 @inline export function internedValue(id: u32): usize {
   if (id >= count()) return 0;
-  const e = <usize>load<u32>(entries.ptr + (<usize>id << 2));
-  return e + 8 + (<usize>(load<u32>(e, 4) + 1) << 2) + 4;
+  return <usize>load<u32>(entries.ptr + (<usize>id << 3));
+}
+
+/** The hash of the string of an id `internedValue` found. */
+// @ts-ignore: decorator
+@inline export function internedIdHash(id: u32): u32 {
+  return load<u32>(entries.ptr + (<usize>id << 3), 4);
 }
 
 // @ts-ignore: decorator
 @inline function entryOf(value: usize): usize {
   return <usize>load<u32>(value - 4);
-}
-
-/** The hash of the bytes of a value `internedValue` returned. */
-// @ts-ignore: decorator
-@inline export function internedHash(value: usize): u32 {
-  return load<u32>(entryOf(value));
 }
 
 /** How many prefix hashes past the empty one it keeps (its length, at most PREFIX_HASHES). */

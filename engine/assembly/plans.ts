@@ -58,7 +58,7 @@ export function planFind(action: u32, resource: u32): usize {
 }
 
 /**
- * Keeps the plan of a pair: `n` rule pointers (u32) at `list`, in order.
+ * Keeps the plan of a pair: `n` Rule pointers (u32) at `list`, in order.
  * Returns it as planFind would, or 0 when it is too long to keep.
  */
 export function planKeep(action: u32, resource: u32, list: usize, n: u32): usize {
