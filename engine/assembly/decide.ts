@@ -12,8 +12,8 @@ import {
   V_MISSING, V_NULL, V_FALSE, V_TRUE, V_NUMBER, V_STRING, V_ARRAY, V_OBJECT, V_INTERNED, V_AGENT, VALUE_EMPTY_STRING,
   tagOf, lengthOf, bytesOf, itemsOf, sizeOf, numberOf, validateValue, invalidReason,
 } from "./value";
-import { Cond, TRUE, FALSE, INDETERMINATE } from "./conditions";
-import { setRequest, setZoneSlot, evalCond, collectPaths, resetMarks, markCount, markedPath } from "./eval";
+import { Cond, C_CMP, TRUE, FALSE, INDETERMINATE } from "./conditions";
+import { setRequest, setZoneSlot, evalCond, evalSlotNumber, collectPaths, resetMarks, markCount, markedPath } from "./eval";
 import {
   Policy, Rule, Limit, Alt, Bucket, PolicySet, EFFECT_ALLOW, EFFECT_DENY, EFFECT_ESCALATE, effectRank,
   SCOPE_AGENT, SCOPE_GLOBAL, SCOPE_CONTEXT,
@@ -237,7 +237,8 @@ let fieldId: u32 = 0;
  * interned) and tags as an array of strings. Returns its end, or 0 with the
  * error in requestError.
  */
-function readAgentRecord(p: usize, end: usize): usize {
+// @ts-ignore: decorator
+@inline function readAgentRecord(p: usize, end: usize): usize {
   agentId = 0;
   agentTrust = 0;
   agentTags = 0;
@@ -359,8 +360,12 @@ function readRequest(set: PolicySet, p: usize, len: usize): usize {
       q++;
       continue;
     }
-    next = validateValue(q, end, load<u32>(set.slotDepth + (<usize>i << 2)));
-    if (next == 0) return invalidValue("context");
+    // A number, the commonest slot value, without a call.
+    if (tagOf(q) == V_NUMBER && q + 9 <= end) next = q + 9;
+    else {
+      next = validateValue(q, end, load<u32>(set.slotDepth + (<usize>i << 2)));
+      if (next == 0) return invalidValue("context");
+    }
     store<u32>(at, <u32>q);
     q = next;
   }
@@ -740,9 +745,12 @@ function judgeInOrder(set: PolicySet, list: usize, n: u32): Rule | null {
     if (rule.trust >= 0 && load<i32>(set.agentRank + (pi << 2)) < rule.trust) continue;
     let r = TRUE;
     if (rule.cond != 0) {
-      setZoneSlot(changetype<Policy>(set.policies + offsetof<Policy>() * pi).zoneSlot);
       const c = changetype<Cond>(rule.cond);
-      r = evalCond(c);
+      if (c.slotNumber != 0 && c.kind == C_CMP) r = evalSlotNumber(c);
+      else {
+        setZoneSlot(changetype<Policy>(set.policies + offsetof<Policy>() * pi).zoneSlot);
+        r = evalCond(c);
+      }
       if (r == INDETERMINATE) {
         collectPaths(c);
         if (rule.effect == EFFECT_ALLOW) continue;

@@ -192,7 +192,7 @@ export function specialize(c: Cond): void {
 
 /** evalCompare for a comparison `specialize` marked: the same answers, with no calls. */
 // @ts-ignore: decorator
-@inline function evalSlotNumber(c: Cond): u32 {
+@inline export function evalSlotNumber(c: Cond): u32 {
   const v = <usize>load<u32>(slots + (<usize>(c.slotNumber - 1) << 2));
   if (v == R_MISSING) return INDETERMINATE;
   const op = c.op;
