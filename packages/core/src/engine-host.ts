@@ -187,8 +187,9 @@ export class EngineInstance {
     const status = this.withBytes(json, (p, n) => this.x.load(p, n));
     const result = JSON.parse(this.output());
     if (status === 0) {
-      delete result.ok;
-      return { ok: true, metadata: result as PolicyMetadata };
+      // A fresh object rather than `delete result.ok`, which would leave the metadata in slow (dictionary) mode.
+      const { ok: _, ...metadata } = result;
+      return { ok: true, metadata: metadata as PolicyMetadata };
     }
     return { ok: false, errors: result.errors as PolicyError[] };
   }

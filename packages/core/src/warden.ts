@@ -137,6 +137,8 @@ export class Warden {
   private meta: PolicyMetadata | null = null;
   private policies: Uint8Array | null = null;
   private contextPaths = new ContextPaths([]);
+  /** The time zones of the policies in force (`metadata.zones`), each sent as its UTC offset. */
+  private zones: readonly string[] = NONE;
   /** Whether decisions read the time (`time.*` conditions or rate limits). */
   private needsClock = false;
   /**
@@ -222,6 +224,7 @@ export class Warden {
     this.decisions = this.keepDecisions && result.metadata.action_resource_only ? new Map() : null;
     this.decisionCount = 0;
     this.contextPaths = new ContextPaths(result.metadata.paths.slice(0, result.metadata.context_paths));
+    this.zones = result.metadata.zones;
     const version = this.version;
     this.outcomes = result.metadata.policies.map((p, pi) => p.rules.map((r, ri) => outcome(
       r.effect, pi, ri, p.name, r.name, r.reason ?? generatedReason(r.effect, pi, ri, p.name, r.name),
@@ -461,45 +464,62 @@ export class Warden {
 
   // -------------------------------------------------------------------------
 
+  // The path of every check is kept to a few small methods, the rare cases
+  // moved out of them, so that V8 inlines the whole of it (it stops inlining
+  // into one function past a bytecode budget).
+
   private run(action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean): Decision {
-    let now: Instant;
+    let now: Instant | string;
     const time = options?.time;
     // The clock costs tens of nanoseconds: read it only when the policies can see it.
     if (time === undefined) now = this.needsClock ? instantOfMillis(this.clock()) : EPOCH;
-    else if (typeof time === "string") {
-      const parsed = this.call(() => this.engine.parseTime(time));
-      if (parsed === null) return this.invalid("`time` must be an RFC 3339 time such as `2026-03-05T10:00:00Z`");
-      now = parsed;
-    } else if (time instanceof Date || typeof time === "number") {
-      const ms = +time;
-      if (!Number.isFinite(ms)) return this.invalid("`time` is not a valid instant");
-      now = instantOfMillis(ms);
-    } else return this.invalid("`time` must be an RFC 3339 string, a Date or epoch milliseconds");
+    else {
+      now = this.instantOf(time);
+      if (typeof now === "string") return this.invalid(now);
+    }
     const paths = this.contextPaths;
     const checked = checkContext(context, paths.heads, paths.values);
     if (typeof checked === "string") return this.invalid(checked);
+    const agent = options?.agent;
     try {
-      return this.decide(action, resource, options?.agent, now, explain);
+      return this.decide(action, resource, agent, now, explain);
     } catch (e) {
-      if (e instanceof InvalidRequest) return this.invalid(e.message);
-      if (!isTrap(e)) throw e;
-      this.recover(e);
-      try {
-        return this.decide(action, resource, options?.agent, now, explain);
-      } catch (again) {
-        if (!isTrap(again)) throw again;
-        this.recover(again);
-        return this.failed(`the engine trapped twice on this request: ${String(again)}`);
-      }
+      return this.afterThrow(e, action, resource, agent, now, explain);
+    }
+  }
+
+  /** The instant of a request's `time`, or why it is not one. */
+  private instantOf(time: unknown): Instant | string {
+    if (typeof time === "string") {
+      const parsed = this.call(() => this.engine.parseTime(time));
+      return parsed ?? "`time` must be an RFC 3339 time such as `2026-03-05T10:00:00Z`";
+    }
+    if (time instanceof Date || typeof time === "number") {
+      const ms = +time;
+      return Number.isFinite(ms) ? instantOfMillis(ms) : "`time` is not a valid instant";
+    }
+    return "`time` must be an RFC 3339 string, a Date or epoch milliseconds";
+  }
+
+  /** A request that could not be encoded, or an engine trap: recover and decide once more. */
+  private afterThrow(e: unknown, action: unknown, resource: unknown, agent: unknown, now: Instant, explain: boolean): Decision {
+    if (e instanceof InvalidRequest) return this.invalid(e.message);
+    if (!isTrap(e)) throw e;
+    this.recover(e);
+    try {
+      return this.decide(action, resource, agent, now, explain);
+    } catch (again) {
+      if (!isTrap(again)) throw again;
+      this.recover(again);
+      return this.failed(`the engine trapped twice on this request: ${String(again)}`);
     }
   }
 
   /** Decides with the context `run` checked last (its values in `contextPaths`). */
   private decide(action: unknown, resource: unknown, agent: unknown, now: Instant, explain: boolean): Decision {
-    const meta = this.meta;
     const engine = this.engine;
-    const zones = meta?.zones ?? NONE;
-    const offsets = zones.length === 0 ? NONE_OFFSETS : zones.map((z) => zoneOffset(z, now.seconds * 1000));
+    const zones = this.zones;
+    const offsets = zones.length === 0 ? NONE_OFFSETS : zoneOffsets(zones, now);
     const paths = this.contextPaths;
     const slots = paths.count;
     engine.beginRequest(now, offsets, slots);
@@ -521,8 +541,16 @@ export class Warden {
   private read(r: number): Decision {
     const e = this.engine;
     if (e.u32(r + R_STATUS) !== 0) return this.invalid(e.utf8(e.u32(r + R_ERROR_PTR), e.u32(r + R_ERROR_LEN)));
-    const effect = EFFECTS[e.u32(r + R_EFFECT)];
     const policy = e.i32(r + R_POLICY);
+    // Most decisions are exactly their rule's outcome: one frozen object, shared.
+    if (policy >= 0 && e.u32(r + R_INDET_COUNT) === 0 && e.i32(r + R_LIMIT_POLICY) < 0) return this.outcomes[policy][e.i32(r + R_RULE)].decision;
+    return this.readRest(r, policy);
+  }
+
+  /** `read` for a default decision, indeterminate paths or a rate limit. */
+  private readRest(r: number, policy: number): Decision {
+    const e = this.engine;
+    const effect = EFFECTS[e.u32(r + R_EFFECT)];
     const limitPolicy = e.i32(r + R_LIMIT_POLICY);
     const n = e.u32(r + R_INDET_COUNT);
     let indeterminate = NONE;
@@ -535,7 +563,6 @@ export class Warden {
     }
     const rule = e.i32(r + R_RULE);
     const o = policy >= 0 ? this.outcomes[policy][rule] : effect === "allow" ? this.defaultAllow : this.defaultDeny;
-    // Most decisions are exactly their rule's outcome: share one frozen object.
     if (n === 0 && limitPolicy < 0) return o.decision;
     let reason = o.reason;
     let reasonGiven = o.reasonGiven;
@@ -622,6 +649,11 @@ export class Warden {
 }
 
 const NONE_OFFSETS: readonly number[] = Object.freeze([]);
+
+/** Each zone's UTC offset at `now`. */
+function zoneOffsets(zones: readonly string[], now: Instant): number[] {
+  return zones.map((z) => zoneOffset(z, now.seconds * 1000));
+}
 
 function firstByte(bytes: Uint8Array): number {
   for (const b of bytes) if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return b;
