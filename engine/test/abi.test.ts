@@ -286,6 +286,26 @@ describe("interned strings", () => {
       { effect: "escalate", action: "tool.*", resource: "tool/issue_refund" },
     ] }]).status).toBe(0);
     for (let k = 0; k < 2; k++) expect(e.decideBytes(record(0, 1))).toMatchObject({ effect: 2, rule: 1 });
+    // A pair that reaches more rules than a plan keeps (64) is decided without one, agents still filtering policies.
+    expect(e.load([
+      { agent_match: { ids: ["vip"] }, rules: [{ effect: "allow", action: "tool.call", resource: "tool/issue_refund" }] },
+      { rules: Array.from({ length: 70 }, (_, i) => ({ effect: i === 0 ? "escalate" : "deny", action: "tool.call", resource: "tool/*", conditions: `context.n == ${i}` })) },
+    ]).status).toBe(0);
+    // Interned ids 0 and 1 (tool.call, tool/issue_refund) in place of the missing action and resource.
+    const withAgent = (id: string, n: number): number[] => {
+      const rec = RawEngine.record(0, [], MISSING, MISSING, { id }, [n]);
+      rec.splice(24, 2, 8, 0, 0, 0, 0, 8, 1, 0, 0, 0);
+      return rec;
+    };
+    for (let k = 0; k < 2; k++) {
+      expect(e.decideBytes(withAgent("vip", 0))).toMatchObject({ effect: 1, policy: 0, rule: 0 });
+      expect(e.decideBytes(withAgent("other", 0))).toMatchObject({ effect: 2, policy: 1, rule: 0 });
+      expect(e.decideBytes(withAgent("other", 5))).toMatchObject({ effect: 0, policy: 1, rule: 5 });
+    }
+    expect(e.load([{ rules: [
+      { effect: "allow", action: "tool.call", resource: "tool/*" },
+      { effect: "escalate", action: "tool.*", resource: "tool/issue_refund" },
+    ] }]).status).toBe(0);
     // More pairs than a plan table holds (2,048): every decision stays right as plans are dropped.
     const ids: number[] = [];
     for (let i = 0; i < 3000; i++) ids.push(intern(`tool/r${i}`));
