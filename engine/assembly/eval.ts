@@ -200,6 +200,8 @@ export function specialize(c: Cond): void {
   if (tagOf(v) != V_NUMBER) return op == OP_EQ ? FALSE : op == OP_NE ? TRUE : INDETERMINATE;
   const x = numberOf(v);
   const y = numberOf(changetype<Operand>(c.b).ptr);
+  // NaN (a raw record can hold one) orders with nothing: indeterminate, as `order` says.
+  if ((x != x || y != y) && op != OP_EQ && op != OP_NE) return INDETERMINATE;
   let r: bool;
   if (op == OP_LE) r = x <= y;
   else if (op == OP_LT) r = x < y;

@@ -162,6 +162,21 @@ describe("hostile requests", () => {
     e = new RawEngine();
   });
 
+  it("orders a NaN (which only a raw record can hold) with nothing: indeterminate, so a deny rule still matches", () => {
+    // Effects as the record holds them: 0 deny, 1 allow.
+    for (const op of ["<", "<=", ">", ">="]) {
+      expect(e.load([{ default_effect: "allow", rules: [{ effect: "deny", action: "a", conditions: `context.x ${op} 5` }] }]).status).toBe(0);
+      expect(e.decide("a", MISSING, [NaN]), op).toMatchObject({ effect: 0, rule: 0, indeterminate: [0] });
+      expect(e.decide("a", MISSING, [4]).effect, op).toBe(op.startsWith("<") ? 0 : 1);
+    }
+    // Equality is defined: NaN equals nothing.
+    expect(e.load([{ default_effect: "allow", rules: [
+      { effect: "deny", action: "a", conditions: "context.x == 5" }, { effect: "deny", action: "b", conditions: "context.x != 5" },
+    ] }]).status).toBe(0);
+    expect(e.decide("a", MISSING, [NaN])).toMatchObject({ effect: 1, indeterminate: [] });
+    expect(e.decide("b", MISSING, [NaN])).toMatchObject({ effect: 0, rule: 1, indeterminate: [] });
+  });
+
   it("answers a 10,000-deep value under a referenced path with an invalid request", () => {
     expect(e.load([{ rules: [{ effect: "allow", action: "a", conditions: "context.v.w == 1" }, ...SUPPORT_BOT[0].rules] }]).status).toBe(0);
     // [[[…1…]]] 10,000 deep, encoded by hand: each level is a one-element array around the next.
