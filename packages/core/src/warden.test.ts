@@ -96,6 +96,21 @@ describe("check", () => {
     expect(w.check("a", undefined, { toJSON: () => ({ v: 1 }) }).allowed).toBe(true);
   });
 
+  it("refuses a check made from inside another (a toJSON or getter of its context), and decides the outer one", async () => {
+    const w = await create([{ rules: [{ effect: "allow", action: "a", conditions: "context.v == 1 AND context.u.w == 2" }] }]);
+    let inner: ReturnType<typeof w.check> | undefined;
+    const viaToJSON = { v: 1, u: { toJSON: () => ((inner = w.check("a", undefined, { v: 1, u: { w: 2 } })), { w: 2 }) } };
+    expect(w.check("a", undefined, viaToJSON).allowed).toBe(true);
+    expect(inner?.error?.code).toBe("ERR_REQUEST_INVALID");
+    expect(inner?.error?.message).toMatch(/while this client was deciding another/);
+    inner = undefined;
+    const viaGetter = { v: 1, get u() { inner = w.check("a", undefined, { v: 2, u: { w: 2 } }); return { w: 2 }; } };
+    expect(w.check("a", undefined, viaGetter).allowed).toBe(true);
+    expect(inner?.error?.code).toBe("ERR_REQUEST_INVALID");
+    // And the client decides normally after.
+    expect(w.check("a", undefined, { v: 1, u: { w: 2 } }).allowed).toBe(true);
+  });
+
   it("reads time zones through Intl", async () => {
     const w = await create([{ timezone: "America/New_York", rules: [{ effect: "allow", action: "a", conditions: "time.hour == 9 AND time.weekday == 4" }] }]);
     expect(w.check("a", undefined, {}, { time: "2026-03-05T14:30:00Z" }).allowed).toBe(true); // EST, UTC-5

@@ -137,6 +137,8 @@ export class Warden {
   private meta: PolicyMetadata | null = null;
   private policies: Uint8Array | null = null;
   private contextPaths = new ContextPaths([]);
+  /** Whether a request is being decided (`run`). */
+  private deciding = false;
   /** The time zones of the policies in force (`metadata.zones`), each sent as its UTC offset. */
   private zones: readonly string[] = NONE;
   /** Whether decisions read the time (`time.*` conditions or rate limits). */
@@ -469,6 +471,18 @@ export class Warden {
   // into one function past a bytecode budget).
 
   private run(action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean): Decision {
+    // User code can run inside a decision (a context's toJSON or getter, a `recovered` listener); a check
+    // from there would overwrite the request being written and the context values being read.
+    if (this.deciding) return this.invalid(REENTERED);
+    this.deciding = true;
+    try {
+      return this.decideRequest(action, resource, context, options, explain);
+    } finally {
+      this.deciding = false;
+    }
+  }
+
+  private decideRequest(action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean): Decision {
     let now: Instant | string;
     const time = options?.time;
     // The clock costs tens of nanoseconds: read it only when the policies can see it.
@@ -649,6 +663,7 @@ export class Warden {
 }
 
 const NONE_OFFSETS: readonly number[] = Object.freeze([]);
+const REENTERED = "a check was made while this client was deciding another (from a context's `toJSON` or getter, or a `recovered` listener): decide one request at a time";
 
 /** Each zone's UTC offset at `now`. */
 function zoneOffsets(zones: readonly string[], now: Instant): number[] {
