@@ -154,6 +154,20 @@ describe("interned actions and resources", () => {
     expect(w.check(["tool", "call"].join("."), `tool/${"r"}7`, {}, { agent: { id: "bot-2", trust_level: ["elev", "ated"].join("") } }).rule).toBe(0);
   });
 
+  it("forget every remembered id when the table starts over", async () => {
+    const w = await Warden.create({ wasm: module, keepDecisions: false, policies: [{ rules: [
+      { effect: "allow", action: "tool.call", resource: "tool/a" },
+      { effect: "escalate", action: "tool.call", resource: "tool/b" },
+    ] }] });
+    for (let k = 0; k < 3; k++) expect(w.check("tool.call", "tool/a").rule).toBe(0);
+    // 4,096 strings seen once fill the host's table; it starts over at the next request.
+    for (let i = 0; i < 4100; i++) expect(w.check("tool.call", `tool/once-${i}`).rule).toBe(null);
+    for (let k = 0; k < 3; k++) {
+      expect(w.check("tool.call", "tool/b").rule).toBe(1);
+      expect(w.check("tool.call", "tool/a").rule).toBe(0);
+    }
+  });
+
   it("never remembers a string too long to intern", async () => {
     const w = await create([{ rules: [{ effect: "allow", action: "tool.call", resource: "tool/*" }] }]);
     const table = (w as unknown as { engine: { interned: Map<string, number> } }).engine.interned;
