@@ -6,6 +6,7 @@ import { Arena, arenaNew, arenaAlloc, arenaZero, arenaCopy, arenaFree } from "./
 import {
   Buf, bufNew, bufStr, bufBytes, bufByte, bufI64, bufU32, bufJsonString, bufJsonStr, bufBool,
   bytesIs, bytesEqual, bytesCompare, hashBytes,
+  codeUnit,
 } from "./bytes";
 import {
   msg, errorHere, errorAtMember, errorCount, errorsReset, setPolicy, pointer, pushKey, pushName, pushIndex, errorAt,
@@ -91,11 +92,11 @@ function isOneOf(p: usize, n: usize, names: string): bool {
   let start = 0;
   const len = names.length;
   for (let i = 0; i <= len; i++) {
-    if (i == len || names.charCodeAt(i) == 32) {
+    if (i == len || codeUnit(names, <usize>i) == 32) {
       if (<usize>(i - start) == n) {
         let same = true;
         for (let k = 0; k < <i32>n; k++) {
-          if (<u32>load<u8>(p + k) != <u32>names.charCodeAt(start + k)) {
+          if (<u32>load<u8>(p + k) != codeUnit(names, <usize>(start + k))) {
             same = false;
             break;
           }
@@ -117,9 +118,9 @@ function suggest(m: Buf, p: usize, n: usize, names: string): void {
   const len = names.length;
   const candidate = scratch;
   for (let i = 0; i <= len; i++) {
-    if (i == len || names.charCodeAt(i) == 32) {
+    if (i == len || codeUnit(names, <usize>i) == 32) {
       candidate.len = 0;
-      for (let k = start; k < i; k++) bufByte(candidate, names.charCodeAt(k));
+      for (let k = start; k < i; k++) bufByte(candidate, codeUnit(names, <usize>k));
       const d = distance(p, n, candidate.ptr, candidate.len);
       if (d < best) {
         best = d;
@@ -132,7 +133,7 @@ function suggest(m: Buf, p: usize, n: usize, names: string): void {
   const limit: u32 = n <= 3 ? 1 : n <= 6 ? 2 : 3;
   if (best > limit) return;
   bufStr(m, " (did you mean `");
-  for (let k = bestStart; k < bestStart + bestLen; k++) bufByte(m, names.charCodeAt(k));
+  for (let k = bestStart; k < bestStart + bestLen; k++) bufByte(m, codeUnit(names, <usize>k));
   bufStr(m, "`?)");
 }
 

@@ -5,7 +5,7 @@
 // sized at load; a decision never throws.
 
 import { Arena, arenaNew, arenaReset } from "./memory";
-import { Buf, bufNew, bufStr, bufBytes, bufNumber, bufJsonString, bytesEqual, hashBytes, hashStep, HASH_SEED } from "./bytes";
+import { Buf, bufNew, bufStr, bufBytes, bufNumber, bufJsonString, bytesEqual, hashBytes, hashStep, HASH_SEED, codeUnit } from "./bytes";
 import { mapGet, NOT_FOUND, ByteMap } from "./bytemap";
 import { Pattern, P_GENERAL, globMatch, patternMatches, compareSpecificity } from "./pattern";
 import {
@@ -286,7 +286,7 @@ function agentError(message: string): usize {
 
 function isName(p: usize, n: usize, s: string): bool {
   if (n != <usize>s.length) return false;
-  for (let i: usize = 0; i < n; i++) if (<u32>load<u8>(p + i) != <u32>s.charCodeAt(<i32>i)) return false;
+  for (let i: usize = 0; i < n; i++) if (<u32>load<u8>(p + i) != codeUnit(s, i)) return false;
   return true;
 }
 

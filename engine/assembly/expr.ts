@@ -4,7 +4,7 @@
 // exhaust the wasm stack. `NOT` chains and `AND`/`OR` chains are loops.
 
 import { Arena, arenaAlloc } from "./memory";
-import { Buf, bufNew, bufStr, bufBytes, bufByte, bufI64, bufU32, bytesIs, codePointCount } from "./bytes";
+import { Buf, bufNew, bufStr, bufBytes, bufByte, bufI64, bufU32, bytesIs, codePointCount, codeUnit } from "./bytes";
 import { msg, errorHere } from "./errors";
 import { parseNumber } from "./number";
 import { compilePattern, Pattern } from "./pattern";
@@ -167,7 +167,7 @@ function peek(at: usize): u32 {
 function keyword(p: usize, n: usize, w: string): bool {
   if (n != <usize>w.length) return false;
   for (let i: usize = 0; i < n; i++) {
-    if ((<u32>load<u8>(p + i) | 32) != <u32>w.charCodeAt(<i32>i)) return false;
+    if ((<u32>load<u8>(p + i) | 32) != codeUnit(w, i)) return false;
   }
   return true;
 }

@@ -5,7 +5,7 @@
 // the input, which outlives the tree.
 
 import { Arena, arenaAlloc } from "./memory";
-import { Buf, bufNew, bufReserve, bufStr, bufBytes, bufByte, bufI64, utf8Invalid, bytesEqual, bytesIs, hashBytes } from "./bytes";
+import { Buf, bufNew, bufReserve, bufStr, bufBytes, bufByte, bufI64, utf8Invalid, bytesEqual, bytesIs, hashBytes, codeUnit } from "./bytes";
 import { msg, errorAt } from "./errors";
 import { parseNumber } from "./number";
 
@@ -54,7 +54,7 @@ export function member(n: JNode, name: string): JNode | null {
     const k = memberKey(n, i);
     let same = true;
     for (let j: usize = 0; j < len; j++) {
-      if (<u32>load<u8>(k + j) != <u32>name.charCodeAt(<i32>j)) {
+      if (<u32>load<u8>(k + j) != codeUnit(name, j)) {
         same = false;
         break;
       }
@@ -338,7 +338,7 @@ function literal(word: string, kind: u32): JNode | null {
   if (pos + n <= end) {
     let ok = true;
     for (let i: usize = 0; i < n; i++) {
-      if (<u32>load<u8>(pos + i) != <u32>word.charCodeAt(<i32>i)) {
+      if (<u32>load<u8>(pos + i) != codeUnit(word, i)) {
         ok = false;
         break;
       }
