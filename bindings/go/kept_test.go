@@ -153,37 +153,20 @@ func TestAKeptDecisionIsReturnedAgainAndEqualsTheEngines(t *testing.T) {
 func TestKeptDecisionsStillRefuseInvalidRequests(t *testing.T) {
 	w := mustLoad(t, plain)
 	off := mustLoad(t, plain, WithKeepDecisions(false))
-	deep := map[string]any{}
-	root := deep
-	for i := 0; i < 70; i++ {
-		next := map[string]any{}
-		deep["x"] = next
-		deep = next
-	}
-	cyclic := map[string]any{}
-	cyclic["self"] = cyclic
 	with := func(mutate func(*Request)) Request {
 		r := Request{Action: "tool.call", Resource: "tool/lookup_order", Context: map[string]any{"order": "ord_1"}}
 		mutate(&r)
 		return r
 	}
-	cases := []struct {
-		message string
-		r       Request
-	}{
-		{"the context nests more than 64 objects or arrays deep", with(func(r *Request) { r.Context["unread"] = root })},
-		{"the context nests more than 64 objects or arrays deep", with(func(r *Request) { r.Context["cyclic"] = cyclic })},
-		{"has no JSON form", with(func(r *Request) { r.Context["c"] = make(chan int) })},
+	cases := append(invalidContexts(with), []invalidCase{
 		{"has no JSON form", with(func(r *Request) { r.Context["f"] = []any{func() {}} })},
 		{"does not marshal", with(func(r *Request) { r.Context["m"] = failingMarshaler{} })},
-		{"1 MiB", with(func(r *Request) { r.Context["note"] = strings.Repeat("é", 600_000) })},
-		{"1 MiB", with(func(r *Request) { r.Context[strings.Repeat("k", 1<<20+1)] = 1 })},
 		{"UTF-8", with(func(r *Request) { r.Agent = &Agent{ID: "bot\xff"} })},
 		{"UTF-8", with(func(r *Request) { r.Agent = &Agent{Tags: []string{"\xff"}} })},
 		{"RFC 3339", with(func(r *Request) { r.TimeText = "2026-03-05 10:00:00Z" })},
 		{"not both", with(func(r *Request) { r.Time, r.TimeText = time.Now(), "2026-03-05T10:00:00Z" })},
 		{"range of instants", with(func(r *Request) { r.Time = time.Unix(1<<53+1, 0) })},
-	}
+	}...)
 	// The (action, resource) is kept.
 	valid := with(func(*Request) {})
 	want := w.Check(bg, valid)

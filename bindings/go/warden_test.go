@@ -307,40 +307,50 @@ func TestInternedActionsAndResourcesDecideAsText(t *testing.T) {
 	}
 }
 
+// invalidCase is a request Check must refuse, and what the refusal says.
+type invalidCase struct {
+	message string
+	r       Request
+}
+
+// invalidContexts are requests made by `with` whose context no host may send:
+// nested past 64 levels, holding itself, with no JSON form, over 1 MiB.
+func invalidContexts(with func(func(*Request)) Request) []invalidCase {
+	deep := map[string]any{}
+	inner := deep
+	for i := 0; i < 70; i++ {
+		next := map[string]any{}
+		inner["x"] = next
+		inner = next
+	}
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	return []invalidCase{
+		{"the context nests more than 64 objects or arrays deep", with(func(r *Request) { r.Context["unread"] = deep })},
+		{"the context nests more than 64 objects or arrays deep", with(func(r *Request) { r.Context["cyclic"] = cyclic })},
+		{"has no JSON form", with(func(r *Request) { r.Context["c"] = make(chan int) })},
+		{"1 MiB", with(func(r *Request) { r.Context["note"] = strings.Repeat("é", 600_000) })},
+		{"1 MiB", with(func(r *Request) { r.Context[strings.Repeat("k", 1<<20+1)] = 1 })},
+	}
+}
+
 func TestInvalidRequestsAreDenialsThatLeaveTheEngineUntouched(t *testing.T) {
 	w := mustLoad(t, refunds)
 	if d := w.Check(bg, refund(10)); !d.Allowed {
 		t.Fatalf("first refund: %+v", d)
 	}
-	deep := map[string]any{}
-	root := deep
-	for i := 0; i < 70; i++ {
-		next := map[string]any{}
-		deep["x"] = next
-		deep = next
-	}
-	cyclic := map[string]any{}
-	cyclic["self"] = cyclic
 	with := func(mutate func(*Request)) Request {
 		r := refund(10)
 		r.Context = map[string]any{"amount": 10.0}
 		mutate(&r)
 		return r
 	}
-	cases := []struct {
-		message string
-		r       Request
-	}{
-		{"the context nests more than 64 objects or arrays deep", with(func(r *Request) { r.Context["unread"] = root })},
-		{"the context nests more than 64 objects or arrays deep", with(func(r *Request) { r.Context["cyclic"] = cyclic })},
-		{"has no JSON form", with(func(r *Request) { r.Context["c"] = make(chan int) })},
+	cases := append(invalidContexts(with), []invalidCase{
 		{"UTF-8", with(func(r *Request) { r.Action = "tool.call\xff" })},
-		{"1 MiB", with(func(r *Request) { r.Context["note"] = strings.Repeat("é", 600_000) })},
-		{"1 MiB", with(func(r *Request) { r.Context[strings.Repeat("k", 1<<20+1)] = 1 })},
 		{"RFC 3339", with(func(r *Request) { r.TimeText = "2026-03-05 10:00:00Z" })},
 		{"not both", with(func(r *Request) { r.Time = time.Now() })},
 		{"range of instants", with(func(r *Request) { r.TimeText, r.Time = "", time.Unix(1<<53+1, 0) })},
-	}
+	}...)
 	for _, c := range cases {
 		expectInvalid(t, w.Check(bg, c.r), c.message)
 	}
