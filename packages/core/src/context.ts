@@ -52,9 +52,10 @@ function checkValue(v: unknown, depth: number): string | null {
  * In the same pass it reads the members named `heads` (the first segments of
  * the paths the policies read, as `ContextPaths` keeps them) into `values`:
  * each as JSON sees it, or undefined when JSON has no such member (JSON has
- * no undefined, and storing it costs no write barrier, unlike a symbol). One for-in over the context costs a third
- * of listing its keys and then looking each path up with an own-enumerable
- * check (measured: 11 against 33 ns for a one-member context).
+ * no undefined, and storing it costs no write barrier, unlike a symbol). One
+ * for-in over the context costs a third of listing its keys and then looking
+ * each path up with an own-enumerable check (measured: 11 against 33 ns for
+ * a one-member context).
  */
 export function checkContext(context: unknown, heads: readonly string[] = NO_HEADS, values: unknown[] = NO_VALUES): object | string {
   const n = heads.length;
