@@ -94,11 +94,10 @@ const HASHED = 128;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const hasOwnEnumerable = Object.prototype.propertyIsEnumerable;
 
 /** A value as JSON.stringify sees it: `toJSON` applied, boxed primitives unwrapped. */
 export function jsonView(v: unknown, key: string): unknown {
-  if (v !== null && (typeof v === "object" || typeof v === "bigint")) {
+  if (v !== null && (typeof v === "object" || typeof v === "function" || typeof v === "bigint")) {
     const toJSON = (v as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === "function") v = toJSON.call(v, key);
     if (v instanceof Number || v instanceof String || v instanceof Boolean) v = v.valueOf();
@@ -270,7 +269,11 @@ export class EngineInstance {
     this.bytes[this.base + this.pos++] = T_MISSING;
   }
 
-  /** Writes a JavaScript value as JSON.stringify would see it; `depth` bounds the containers. */
+  /**
+   * Writes a value as JSON.stringify would: `v` as `jsonView` gave it (its
+   * toJSON applied once, by the caller), its members and elements viewed
+   * here; `depth` bounds the containers.
+   */
   writeValue(v: unknown, depth: number): void {
     // `typeof v === "…"` tests, not a switch on `typeof v`: V8 compiles the tests to type checks and the switch to a call.
     if (typeof v === "number") {
@@ -294,21 +297,14 @@ export class EngineInstance {
       this.writeTag(T_NULL);
       return;
     }
-    if (typeof v === "bigint") {
-      if (typeof (v as unknown as { toJSON?: unknown }).toJSON !== "function") {
-        throw new InvalidRequest("a BigInt has no JSON form: convert it to a number or a string");
-      }
-    } else if (typeof v !== "object") {
+    // (A BigInt with a toJSON of its own was turned by jsonView, as every value here was.)
+    if (typeof v === "bigint") throw new InvalidRequest("a BigInt has no JSON form: convert it to a number or a string");
+    if (typeof v !== "object") {
       // undefined, a function or a symbol: null, as in a JSON array.
       this.writeTag(T_NULL);
       return;
     }
     if (depth <= 0) throw new InvalidRequest("the context nests more than 64 levels deep");
-    const o = jsonView(v, "");
-    if (o !== v) {
-      this.writeValue(o, depth);
-      return;
-    }
     this.ensure(9);
     const at = this.pos;
     this.pos += 9;
@@ -436,7 +432,7 @@ export class EngineInstance {
     const plain = agent !== null && typeof agent === "object" && (agent as { constructor?: unknown }).constructor === Object
       && typeof (agent as { toJSON?: unknown }).toJSON !== "function";
     if (!plain) {
-      this.writeValue(agent, 64);
+      this.writeValue(jsonView(agent, ""), 64);
       return;
     }
     let fields = 0;
@@ -445,6 +441,8 @@ export class EngineInstance {
     let tags: unknown;
     const a = agent as Record<string, unknown>;
     for (const key in a) {
+      // Own members only, as JSON: a field lent by a prototype (Object.prototype.trust_level, say) is no field.
+      if (!Object.hasOwn(a, key)) continue;
       const v = a[key];
       if (v === undefined) continue;
       if (key === "id" && typeof v === "string") {

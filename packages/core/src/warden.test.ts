@@ -96,19 +96,78 @@ describe("check", () => {
     expect(w.check("a", undefined, { toJSON: () => ({ v: 1 }) }).allowed).toBe(true);
   });
 
-  it("refuses a check made from inside another (a toJSON or getter of its context), and decides the outer one", async () => {
+  it("decides a check made from user code inside another, but refuses one made while the other is written", async () => {
     const w = await create([{ rules: [{ effect: "allow", action: "a", conditions: "context.v == 1 AND context.u.w == 2" }] }]);
     let inner: ReturnType<typeof w.check> | undefined;
-    const viaToJSON = { v: 1, u: { toJSON: () => ((inner = w.check("a", undefined, { v: 1, u: { w: 2 } })), { w: 2 }) } };
+    // While the context is read (a toJSON or getter of a member): decided, with a context of its own.
+    const viaToJSON = { v: 1, u: { toJSON: () => ((inner = w.check("a", undefined, { v: 2, u: { w: 2 } })), { w: 2 }) } };
     expect(w.check("a", undefined, viaToJSON).allowed).toBe(true);
-    expect(inner?.error?.code).toBe("ERR_REQUEST_INVALID");
-    expect(inner?.error?.message).toMatch(/while this client was deciding another/);
-    inner = undefined;
-    const viaGetter = { v: 1, get u() { inner = w.check("a", undefined, { v: 2, u: { w: 2 } }); return { w: 2 }; } };
+    expect(inner?.allowed).toBe(false);
+    expect(inner?.error).toBeUndefined();
+    const viaGetter = { v: 1, get u() { inner = w.check("a", undefined, { v: 1, u: { w: 2 } }); return { w: 2 }; } };
     expect(w.check("a", undefined, viaGetter).allowed).toBe(true);
+    expect(inner).toMatchObject({ allowed: true });
+    // While the request record is written (a getter of a value sent below the top level): refused.
+    const whileWriting = { v: 1, u: { get w() { inner = w.check("a", undefined, { v: 1, u: { w: 2 } }); return 2; } } };
+    expect(w.check("a", undefined, whileWriting).allowed).toBe(true);
     expect(inner?.error?.code).toBe("ERR_REQUEST_INVALID");
+    expect(inner?.error?.message).toMatch(/while this client was writing another's request/);
     // And the client decides normally after.
     expect(w.check("a", undefined, { v: 1, u: { w: 2 } }).allowed).toBe(true);
+  });
+
+  it("reads the request again for policies loaded while it was read", async () => {
+    const P = [{ rules: [{ effect: "allow", action: "a", conditions: { suspended: { exists: false } } }] }];
+    const w = await create(P);
+    expect(w.check("a", undefined, { suspended: true, get z() { w.load(P); return 0; } }).allowed).toBe(false);
+    // Other policies, loaded from a getter once: the request is read again and decided by them.
+    const Q = [{ rules: [{ effect: "allow", action: "a", conditions: "context.z == 0" }] }];
+    let loads = 0;
+    expect(w.check("a", undefined, { suspended: true, get z() { if (loads++ === 0) w.load(Q); return 0; } }).allowed).toBe(true);
+    expect(loads).toBe(2);
+    // Loaded at every reading: refused, with a reason.
+    const d = w.check("a", undefined, { get z() { w.load(Q); return 0; } });
+    expect(d.error?.message).toMatch(/loaded again while this request was being read, twice/);
+  });
+
+  it("never throws: what a getter, toJSON or the clock throws denies", async () => {
+    const w = await create([{ rules: [{ effect: "allow", action: "a", conditions: "context.v == 1" }] }]);
+    const d = w.check("a", undefined, { get v() { throw new Error("boom"); } });
+    expect(d).toMatchObject({ allowed: false, error: { code: "ERR_ENGINE" } });
+    expect(d.error?.message).toMatch(/boom/);
+    expect(w.check("a", undefined, { v: { toJSON: () => { throw new Error("bad toJSON"); } } }).error?.message).toMatch(/bad toJSON/);
+    expect(w.check("a", undefined, {}, { agent: { id: "bot", get trust_level() { throw new Error("agent"); } } }).error?.message).toMatch(/agent/);
+    expect(w.check("a", undefined, { v: 1 }).allowed).toBe(true);
+    const timed = await Warden.create({ wasm: module, clock: () => { throw new Error("no clock"); }, policies: [{ rules: [
+      { effect: "allow", action: "t", conditions: "time.hour >= 0" },
+    ] }] });
+    expect(timed.check("t").error?.message).toMatch(/no clock/);
+  });
+
+  it("reads values exactly as JSON.stringify does", async () => {
+    const w = await create([{ rules: [
+      { effect: "allow", action: "one", conditions: "context.v == 1" },
+      { effect: "allow", action: "obj", conditions: { v: { exists: true } } },
+      { effect: "allow", action: "elevated", trust_level: "elevated" },
+    ] }]);
+    // A function with a toJSON is its toJSON's value; toJSON is applied once, not to what it returns.
+    expect(w.check("one", undefined, { v: Object.assign(() => 0, { toJSON: () => 1 }) }).allowed).toBe(true);
+    const chained = { v: { toJSON: () => ({ toJSON: () => 1 }) } };
+    expect(JSON.parse(JSON.stringify(chained))).toEqual({ v: {} });
+    expect(w.check("one", undefined, chained).allowed).toBe(false);
+    expect(w.check("obj", undefined, chained).allowed).toBe(true);
+    // A Proxy in the context's prototype chain runs no trap, as in JSON.
+    const trap = new Proxy({}, { ownKeys() { throw new Error("ownKeys"); }, getOwnPropertyDescriptor() { throw new Error("descriptor"); } });
+    expect(w.check("one", undefined, Object.setPrototypeOf({ v: 1 }, trap)).allowed).toBe(true);
+    // An agent's fields are its own: one lent by Object.prototype is none.
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.trust_level = "elevated";
+    try {
+      expect(w.check("elevated", undefined, {}, { agent: { id: "bot" } }).allowed).toBe(false);
+      expect(w.check("elevated", undefined, {}, { agent: { id: "bot", trust_level: "elevated" } }).allowed).toBe(true);
+    } finally {
+      delete proto.trust_level;
+    }
   });
 
   it("reads time zones through Intl", async () => {
@@ -483,5 +542,23 @@ describe("a trap in the engine", () => {
     // The retried decision ran on the new instance, which still counts the two refunds.
     expect(d).toMatchObject({ allowed: false, rateLimit: { policy: 0, index: 0 } });
     expect(w.check("tool.call", "tool/lookup_order").allowed).toBe(true);
+  });
+
+  it("lets a recovered listener check and load, and decides the trapped request after", async () => {
+    const P = [{ rules: [{ effect: "allow", action: "a", conditions: { suspended: { exists: false } } }] }];
+    const w = await create(P);
+    const seen: boolean[] = [];
+    w.on("recovered", () => {
+      seen.push(w.check("a", undefined, {}).allowed);
+      w.load(P);
+    });
+    type Exports = { decide: (n: number) => number; load: (p: number, n: number) => number };
+    const engine = (w as unknown as { engine: { x: Exports } }).engine;
+    const real = engine.x;
+    engine.x = { ...real, decide: () => real.load(0xfffffff0, 64) };
+    const d = w.check("a", undefined, { suspended: true });
+    expect(d).toMatchObject({ allowed: false, rule: null });
+    expect(d.error).toBeUndefined();
+    expect(seen).toEqual([true]);
   });
 });

@@ -1,4 +1,4 @@
-import { EngineInstance, InvalidRequest, Site, compileWasm, instantOfMillis, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
+import { EngineInstance, InvalidRequest, Site, compileWasm, instantOfMillis, jsonView, type Instant, type PolicyMetadata, type WasmSource } from "./engine-host.js";
 import { PolicyInvalidError, WardenError } from "./errors.js";
 import { BundleError } from "./bundle-format.js";
 import { openBundle, type BundleTrust } from "./bundle-loader.js";
@@ -137,8 +137,9 @@ export class Warden {
   private meta: PolicyMetadata | null = null;
   private policies: Uint8Array | null = null;
   private contextPaths = new ContextPaths([]);
-  /** Whether a request is being decided (`run`). */
-  private deciding = false;
+  /** Checks in progress (a check from user code another one runs is nested), and whether a request record is being written. */
+  private depth = 0;
+  private writing = false;
   /** The time zones of the policies in force (`metadata.zones`), each sent as its UTC offset. */
   private zones: readonly string[] = NONE;
   /** Whether decisions read the time (`time.*` conditions or rate limits). */
@@ -471,18 +472,32 @@ export class Warden {
   // into one function past a bytecode budget).
 
   private run(action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean): Decision {
-    // User code can run inside a decision (a context's toJSON or getter, a `recovered` listener); a check
-    // from there would overwrite the request being written and the context values being read.
-    if (this.deciding) return this.invalid(REENTERED);
-    this.deciding = true;
+    // User code runs inside a decision: the clock, a `recovered` listener, a getter or `toJSON` of the
+    // context or the agent. A check from there while the request record is being written would overwrite
+    // it, and is refused; from anywhere else it decides as usual, reading the context into its own array.
+    if (this.writing) return this.invalid(REENTERED);
+    const nested = this.depth > 0;
+    this.depth++;
+    let d: Decision;
     try {
-      return this.decideRequest(action, resource, context, options, explain);
-    } finally {
-      this.deciding = false;
+      d = this.decideRequest(action, resource, context, options, explain, nested, false);
+    } catch (e) {
+      d = this.threw(e);
     }
+    this.depth--;
+    return d;
   }
 
-  private decideRequest(action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean): Decision {
+  /** Deciding never throws (§5): what user code threw, or a bug here, denies. */
+  private threw(e: unknown): Decision {
+    this.writing = false;
+    return this.failed(`deciding threw (a getter or toJSON of the request, the clock or a listener can): ${String(e)}`);
+  }
+
+  private decideRequest(
+    action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean,
+    nested: boolean, again: boolean,
+  ): Decision {
     let now: Instant | string;
     const time = options?.time;
     // The clock costs tens of nanoseconds: read it only when the policies can see it.
@@ -492,14 +507,26 @@ export class Warden {
       if (typeof now === "string") return this.invalid(now);
     }
     const paths = this.contextPaths;
-    const checked = checkContext(context, paths.heads, paths.values);
+    const values = nested ? new Array<unknown>(paths.heads.length) : paths.values;
+    const checked = checkContext(context, paths.heads, values);
     if (typeof checked === "string") return this.invalid(checked);
     const agent = options?.agent;
+    let d: Decision | null;
     try {
-      return this.decide(action, resource, agent, now, explain);
+      d = this.decide(action, resource, agent, now, explain, paths, values);
     } catch (e) {
-      return this.afterThrow(e, action, resource, agent, now, explain);
+      d = this.afterThrow(e, action, resource, agent, now, explain, paths, values);
     }
+    return d ?? this.reloaded(action, resource, context, options, explain, nested, again);
+  }
+
+  /** The policies were loaded again while the request was read (from user code it ran): read it for them, once. */
+  private reloaded(
+    action: unknown, resource: unknown, context: unknown, options: CheckOptions | undefined, explain: boolean,
+    nested: boolean, again: boolean,
+  ): Decision {
+    if (again) return this.invalid("the policies were loaded again while this request was being read, twice (from a getter or toJSON of it?)");
+    return this.decideRequest(action, resource, context, options, explain, nested, true);
   }
 
   /** The instant of a request's `time`, or why it is not one. */
@@ -515,13 +542,16 @@ export class Warden {
     return "`time` must be an RFC 3339 string, a Date or epoch milliseconds";
   }
 
-  /** A request that could not be encoded, or an engine trap: recover and decide once more. */
-  private afterThrow(e: unknown, action: unknown, resource: unknown, agent: unknown, now: Instant, explain: boolean): Decision {
+  /** A request that could not be encoded, or an engine trap: recover and decide once more (null: policies reloaded). */
+  private afterThrow(
+    e: unknown, action: unknown, resource: unknown, agent: unknown, now: Instant, explain: boolean, paths: ContextPaths, values: unknown[],
+  ): Decision | null {
+    this.writing = false;
     if (e instanceof InvalidRequest) return this.invalid(e.message);
     if (!isTrap(e)) throw e;
     this.recover(e);
     try {
-      return this.decide(action, resource, agent, now, explain);
+      return this.decide(action, resource, agent, now, explain, paths, values);
     } catch (again) {
       if (!isTrap(again)) throw again;
       this.recover(again);
@@ -529,26 +559,37 @@ export class Warden {
     }
   }
 
-  /** Decides with the context `run` checked last (its values in `contextPaths`). */
-  private decide(action: unknown, resource: unknown, agent: unknown, now: Instant, explain: boolean): Decision {
+  /**
+   * Writes the request record and decides it, with the context values read
+   * for `paths`; null when other policies were loaded since (by user code
+   * the request ran), and so the record would not fit them.
+   */
+  private decide(
+    action: unknown, resource: unknown, agent: unknown, now: Instant, explain: boolean, paths: ContextPaths, values: unknown[],
+  ): Decision | null {
+    if (paths !== this.contextPaths) return null;
+    // Cleared when the record is decided, or by afterThrow or threw when writing it throws.
+    this.writing = true;
     const engine = this.engine;
     const zones = this.zones;
     const offsets = zones.length === 0 ? NONE_OFFSETS : zoneOffsets(zones, now);
-    const paths = this.contextPaths;
     const slots = paths.count;
     engine.beginRequest(now, offsets, slots);
     if (typeof action === "string") engine.writeInternable(action, Site.Action);
-    else engine.writeValue(action, 64);
+    else engine.writeValue(jsonView(action, ""), 64);
     if (resource === undefined) engine.writeMissing();
     else if (typeof resource === "string") engine.writeInternable(resource, Site.Resource);
-    else engine.writeValue(resource, 64);
+    else engine.writeValue(jsonView(resource, ""), 64);
     if (agent === undefined) engine.writeMissing();
     else engine.writeAgent(agent);
     for (let i = 0; i < slots; i++) {
-      const v = paths.value(i);
+      const v = paths.value(values, i);
       if (v === MISSING) engine.writeMissing();
       else engine.writeValue(v, 64 - paths.depth(i));
     }
+    this.writing = false;
+    // A getter or toJSON of a value just written may have loaded other policies.
+    if (paths !== this.contextPaths) return null;
     return this.read(engine.decide(explain));
   }
 
@@ -663,7 +704,7 @@ export class Warden {
 }
 
 const NONE_OFFSETS: readonly number[] = Object.freeze([]);
-const REENTERED = "a check was made while this client was deciding another (from a context's `toJSON` or getter, or a `recovered` listener): decide one request at a time";
+const REENTERED = "a check was made while this client was writing another's request (from a getter or `toJSON` of a value it sends): decide one request at a time";
 
 /** Each zone's UTC offset at `now`. */
 function zoneOffsets(zones: readonly string[], now: Instant): number[] {
