@@ -94,6 +94,7 @@ const HASHED = 128;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** A value as JSON.stringify sees it: `toJSON` applied, boxed primitives unwrapped. */
 export function jsonView(v: unknown, key: string): unknown {
@@ -442,7 +443,7 @@ export class EngineInstance {
     const a = agent as Record<string, unknown>;
     for (const key in a) {
       // Own members only, as JSON: a field lent by a prototype (Object.prototype.trust_level, say) is no field.
-      if (!Object.hasOwn(a, key)) continue;
+      if (!hasOwn.call(a, key)) continue;
       const v = a[key];
       if (v === undefined) continue;
       if (key === "id" && typeof v === "string") {

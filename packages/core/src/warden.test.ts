@@ -156,9 +156,9 @@ describe("check", () => {
     expect(JSON.parse(JSON.stringify(chained))).toEqual({ v: {} });
     expect(w.check("one", undefined, chained).allowed).toBe(false);
     expect(w.check("obj", undefined, chained).allowed).toBe(true);
-    // A Proxy in the context's prototype chain runs no trap, as in JSON.
+    // A Proxy in the context's prototype chain whose traps throw denies, with the reason (JSON would not ask it).
     const trap = new Proxy({}, { ownKeys() { throw new Error("ownKeys"); }, getOwnPropertyDescriptor() { throw new Error("descriptor"); } });
-    expect(w.check("one", undefined, Object.setPrototypeOf({ v: 1 }, trap)).allowed).toBe(true);
+    expect(w.check("one", undefined, Object.setPrototypeOf({ v: 1 }, trap))).toMatchObject({ allowed: false, error: { code: "ERR_ENGINE" } });
     // An agent's fields are its own: one lent by Object.prototype is none.
     const proto = Object.prototype as Record<string, unknown>;
     proto.trust_level = "elevated";
