@@ -94,7 +94,6 @@ const HASHED = 128;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const hasOwn = Object.prototype.hasOwnProperty;
 
 /** A value as JSON.stringify sees it: `toJSON` applied, boxed primitives unwrapped. */
 export function jsonView(v: unknown, key: string): unknown {
@@ -443,7 +442,8 @@ export class EngineInstance {
     const a = agent as Record<string, unknown>;
     for (const key in a) {
       // Own members only, as JSON: a field lent by a prototype (Object.prototype.trust_level, say) is no field.
-      if (!hasOwn.call(a, key)) continue;
+      // (Spelled out in full: V8 then folds the test away inside for-in, which it does not do through a const.)
+      if (!Object.prototype.hasOwnProperty.call(a, key)) continue;
       const v = a[key];
       if (v === undefined) continue;
       if (key === "id" && typeof v === "string") {
