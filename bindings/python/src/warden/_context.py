@@ -89,14 +89,7 @@ def check_context(context: Any) -> dict[str, Any] | str:
         return EMPTY
     if not isinstance(context, dict):
         return NOT_OBJECT
-    # The common context: str names and short strings, numbers, booleans, nulls.
-    for key, v in context.items():
-        t = type(v)
-        if type(key) is not str or len(key) > SAFE_LENGTH or not (
-            (t is str and len(v) <= SAFE_LENGTH) or t is int or t is float or t is bool or v is None
-        ):
-            break
-    else:
+    if _all_plain(context):
         return context
     walk = _Walk()
     problem = _walked(context, walk)
@@ -114,15 +107,21 @@ def context_problem(context: Any) -> str | None:
         return None
     if not isinstance(context, dict):
         return NOT_OBJECT
+    if _all_plain(context):
+        return None
+    return _walked(context, _Walk())
+
+
+def _all_plain(context: dict[Any, Any]) -> bool:
+    """Whether the context is the common one, with nothing to check further:
+    str names and short strings, numbers, booleans, nulls."""
     for key, v in context.items():
         t = type(v)
         if type(key) is not str or len(key) > SAFE_LENGTH or not (
             (t is str and len(v) <= SAFE_LENGTH) or t is int or t is float or t is bool or v is None
         ):
-            break
-    else:
-        return None
-    return _walked(context, _Walk())
+            return False
+    return True
 
 
 def _walked(context: dict[Any, Any], walk: _Walk) -> str | None:
