@@ -1,6 +1,7 @@
 // A BundleCache in IndexedDB: one object store of text values by key, so the
-// bundle and the highest version seen survive reloads, and a page that loads
-// offline enforces the last good bundle.
+// bundle and the highest version seen survive reloads (written in one
+// transaction: a page closed mid-write keeps the pair it had), and a page
+// that loads offline enforces the last good bundle.
 import type { BundleCache } from "@warden/core";
 
 const STORE = "cache";
@@ -24,20 +25,23 @@ export function indexedDbCache(name = "warden"): BundleCache {
     });
     return db;
   };
+  const setAll = async (entries: Record<string, string>): Promise<void> => {
+    const tx = (await open()).transaction(STORE, "readwrite");
+    const store = tx.objectStore(STORE);
+    for (const [key, value] of Object.entries(entries)) store.put(value, key);
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  };
   return {
     async get(key) {
       const tx = (await open()).transaction(STORE, "readonly");
       const value = await request(tx.objectStore(STORE).get(key));
       return typeof value === "string" ? value : null;
     },
-    async set(key, value) {
-      const tx = (await open()).transaction(STORE, "readwrite");
-      tx.objectStore(STORE).put(value, key);
-      await new Promise<void>((resolve, reject) => {
-        tx.oncomplete = () => resolve();
-        tx.onerror = () => reject(tx.error);
-        tx.onabort = () => reject(tx.error);
-      });
-    },
+    set: (key, value) => setAll({ [key]: value }),
+    setAll,
   };
 }

@@ -83,6 +83,7 @@ export function serveWarden(config: ServeOptions | (() => Promise<ServeOptions>)
       try {
         const w = await warden();
         if (m.warden === "status") return sendResponse(w.status());
+        if (m.warden === "refresh") return sendResponse(await w.refresh());
         const r = m.request;
         if (m.warden === "explain") return sendResponse(w.explain(r.action, r.resource, r.context, { agent: r.agent, time: r.time }));
         const d = w.checkRequest(r);

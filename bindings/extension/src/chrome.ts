@@ -29,7 +29,9 @@ export function chromeApi(): ChromeLike {
 export type WardenMessage =
   | { warden: "check"; request: WardenRequest }
   | { warden: "explain"; request: WardenRequest }
-  | { warden: "status" };
+  | { warden: "status" }
+  /** Fetches the bundle now (after any poll already running, its caching included); answers the status after. */
+  | { warden: "refresh" };
 
 export interface WardenRequest {
   action: string;

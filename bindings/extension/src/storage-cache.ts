@@ -12,5 +12,9 @@ export function chromeStorageCache(area?: StorageAreaLike, prefix = "warden:"): 
     async set(key, value) {
       await store().set({ [prefix + key]: value });
     },
+    async setAll(entries) {
+      // One `set` of every entry: a worker stopped mid-write keeps the pair it had.
+      await store().set(Object.fromEntries(Object.entries(entries).map(([key, value]) => [prefix + key, value])));
+    },
   };
 }

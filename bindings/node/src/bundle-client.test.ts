@@ -187,4 +187,21 @@ describe("Warden.connect", () => {
     expect(rolledBack.warden.status()).toMatchObject({ version: null, highestVersion: 8, lastError: { code: "ERR_BUNDLE_STALE" } });
     expect(allows(rolledBack.warden, 3)).toBe(false);
   });
+
+  it("writes the floor and the bundle in one setAll where the cache has one, else the floor first", async () => {
+    const host = new BundleHost();
+    hosts.push(host);
+    host.body = await bundle(4);
+    await host.start();
+    const writes: unknown[] = [];
+    const store = new Map<string, string>();
+    const get = async (key: string) => store.get(key) ?? null;
+    const set = async (key: string, value: string) => void writes.push(["set", key, value.length]);
+    await connect(host, "", { cache: { get, set } });
+    expect(writes).toEqual([["set", `${PROJECT}.version`, 1], ["set", `${PROJECT}.bundle.json`, host.body.length]]);
+    writes.length = 0;
+    const setAll = async (entries: Record<string, string>) => void writes.push(["setAll", Object.keys(entries), entries[`${PROJECT}.version`]]);
+    await connect(host, "", { cache: { get, set, setAll } });
+    expect(writes).toEqual([["setAll", [`${PROJECT}.version`, `${PROJECT}.bundle.json`], "4"]]);
+  });
 });

@@ -12,6 +12,12 @@ import { WardenError, type ErrorCode } from "./errors.js";
 export interface BundleCache {
   get(key: string): Promise<string | null>;
   set(key: string, value: string): Promise<void>;
+  /**
+   * Writes every entry or none (one IndexedDB transaction, one chrome.storage
+   * `set`), where the store can: a page closed mid-write then keeps the last
+   * bundle it cached. Without it the entries are `set` one by one, in order.
+   */
+  setAll?(entries: Record<string, string>): Promise<void>;
 }
 
 export interface ConnectOptions extends BundleTrust {
@@ -181,10 +187,12 @@ export class BundleClient {
     this.lastFetch = { at, outcome: result.changed ? "updated" : "unchanged" };
     this.failures = 0;
     if (cache && result.changed) {
-      // The floor first: a crash between the two writes can only refuse an old cache, never reopen a rollback.
+      // The floor first: where the two writes are not one, a crash between them can only refuse an old cache,
+      // never reopen a rollback.
+      const entries = { [VERSION_KEY(project)]: String(this.target.highestVersion), [BUNDLE_KEY(project)]: text };
       try {
-        await cache.set(VERSION_KEY(project), String(this.target.highestVersion));
-        await cache.set(BUNDLE_KEY(project), text);
+        if (cache.setAll) await cache.setAll(entries);
+        else for (const [key, value] of Object.entries(entries)) await cache.set(key, value);
       } catch (e) {
         this.warn(`the bundle loaded but could not be cached: ${(e as Error)?.message ?? String(e)}`);
       }
