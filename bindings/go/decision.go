@@ -1,5 +1,7 @@
 package warden
 
+import "encoding/json"
+
 // Effect is what a decision does: Allow, Deny or Escalate.
 type Effect string
 
@@ -184,6 +186,22 @@ type RuleInfo struct {
 	Log        bool     `json:"log"`
 	LogContext []string `json:"log_context"`
 	Alert      bool     `json:"alert"`
+}
+
+// UnmarshalJSON reads a rule's metadata as the engine writes it: an object,
+// or for a rule that leaves out name, reason, log, log_context and alert, its
+// effect alone (ABI.md §Loading), which stands for those defaults.
+func (r *RuleInfo) UnmarshalJSON(data []byte) error {
+	if len(data) > 0 && data[0] == '"' {
+		var effect Effect
+		if err := json.Unmarshal(data, &effect); err != nil {
+			return err
+		}
+		*r = RuleInfo{Effect: effect, Log: true}
+		return nil
+	}
+	type plain RuleInfo // without this method
+	return json.Unmarshal(data, (*plain)(r))
 }
 
 // RateLimitInfo is what a decision denied by a rate limit carries.

@@ -16,7 +16,7 @@ import (
 // written by encode.go into engine.buf and copied into the engine's request
 // scratch area in one write.
 
-const abiVersion = 1
+const abiVersion = 2
 
 // Decision record offsets (engine/ABI.md §The decision record).
 const (

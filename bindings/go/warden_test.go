@@ -691,3 +691,22 @@ func TestPooledDecisionsMatchTheVersionTheyReport(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The engine writes a rule that sets none of its metadata as its effect alone
+// (ABI.md §Loading); Metadata holds it whole, with the defaults.
+func TestRuleMetadataWrittenAsEffectAlone(t *testing.T) {
+	w := mustLoad(t, `[{"rules": [
+		{"effect": "escalate", "action": "a"},
+		{"effect": "deny", "action": "b", "name": "no-b", "log": false, "log_context": ["context.x"]}]}]`)
+	noB := "no-b"
+	want := []RuleInfo{
+		{Effect: Escalate, Log: true},
+		{Name: &noB, Effect: Deny, Log: false, LogContext: []string{"context.x"}},
+	}
+	if got := w.Metadata().Policies[0].Rules; !reflect.DeepEqual(got, want) {
+		t.Fatalf("rules metadata %+v, want %+v", got, want)
+	}
+	if d := w.Check(bg, Request{Action: "a", Resource: "x"}); d.Effect != Escalate || !d.Log || d.Reason != "escalated for approval by rule 0 of policy 0" {
+		t.Fatalf("decision %+v", d)
+	}
+}

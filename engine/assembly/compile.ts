@@ -600,6 +600,12 @@ function compileRule(policy: Policy, r: Rule, node: JNode, out: Buf): void {
   const reason = optionalString(node, "reason");
   const log = optionalBool(node, "log", true);
   const alert = optionalBool(node, "alert", false);
+  // A rule that leaves all of these out (most do) is written as its effect alone (ABI.md §Loading):
+  // a tenth of the text, for the engine to write and the host to parse.
+  if (name == null && reason == null && log && !alert && member(node, "log_context") == null) {
+    bufJsonStr(out, effectName(r.effect));
+    return;
+  }
   bufStr(out, "{\"name\":");
   writeNullableString(out, name);
   bufStr(out, ",\"effect\":");

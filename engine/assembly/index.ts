@@ -14,7 +14,7 @@ import { exportState, importState } from "./state";
 import { internString, internReset } from "./intern";
 import { plansClear } from "./plans";
 
-const ABI_VERSION: i32 = 1;
+const ABI_VERSION: i32 = 2;
 
 /** The output buffer: load results, explanations, exported state. */
 const output: Buf = bufNew(4096);

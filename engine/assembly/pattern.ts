@@ -60,11 +60,10 @@ export function compilePattern(a: Arena, p: usize, n: usize, pt: Pattern): bool 
       i++;
       c = <u32>load<u8>(p + i);
     }
-    // A literal code point, copied whole.
-    const len = utf8Len(c);
-    memory.copy(tok + t, p + i, len);
-    t += len;
-    i += len;
+    // A literal code point, copied whole (byte by byte: memory.copy is a call, and most are one byte).
+    const end = i + utf8Len(c);
+    store<u8>(tok + t++, <u8>c);
+    for (i++; i < end; i++) store<u8>(tok + t++, load<u8>(p + i));
     lit++;
     if (prefixLen >= 0) onlyStarsAfterPrefix = false;
   }

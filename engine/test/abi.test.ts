@@ -42,6 +42,26 @@ describe("the module", () => {
     ]);
   });
 
+  it("writes a rule that sets none of its metadata as its effect alone, and every other rule whole", () => {
+    const e = new RawEngine();
+    const { status, result } = e.load([{ name: "p", rules: [
+      { effect: "allow", action: "a" },
+      { effect: "deny", action: "b", log: true, alert: false },
+      { effect: "escalate", action: "c", name: "r" },
+      { effect: "allow", action: "d", reason: "why" },
+      { effect: "deny", action: "e", log: false },
+      { effect: "allow", action: "f", alert: true },
+      { effect: "allow", action: "g", log_context: [] },
+    ] }]);
+    expect(status).toBe(0);
+    const whole = (effect: string, over: object) => ({ name: null, effect, reason: null, log: true, log_context: null, alert: false, ...over });
+    expect(result.policies[0].rules).toEqual([
+      "allow", "deny", whole("escalate", { name: "r" }), whole("allow", { reason: "why" }), whole("deny", { log: false }),
+      whole("allow", { alert: true }), whole("allow", { log_context: [] }),
+    ]);
+    expect(result.rules).toBe(7);
+  });
+
   it("denies everything before anything is loaded", () => {
     const e = new RawEngine();
     expect(e.decide("tool.call", "tool/x")).toMatchObject({ status: 0, allowed: false, effect: 0, policy: -1, rule: -1 });

@@ -502,3 +502,17 @@ class TestThreads:
         for t in threads:
             t.join()
         assert wrong == []
+
+
+def test_rule_metadata_written_as_its_effect_alone_is_whole_in_the_metadata() -> None:
+    w = Warden.from_policies([{"rules": [
+        {"effect": "escalate", "action": "a"},
+        {"effect": "deny", "action": "b", "name": "no-b", "log": False, "log_context": ["context.x"]},
+    ]}])
+    assert w.metadata is not None
+    assert w.metadata["policies"][0]["rules"] == [
+        {"name": None, "effect": "escalate", "reason": None, "log": True, "log_context": None, "alert": False},
+        {"name": "no-b", "effect": "deny", "reason": None, "log": False, "log_context": ["context.x"], "alert": False},
+    ]
+    d = w.check("a", "x")
+    assert (d.effect, d.log, d.reason) == ("escalate", True, "escalated for approval by rule 0 of policy 0")

@@ -29,7 +29,7 @@ export async function compileWasm(source: WasmSource): Promise<WebAssembly.Modul
 }
 
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 
 /** Metadata the engine returns from a successful load (ABI.md §Loading). */
 export interface PolicyMetadata {
@@ -54,6 +54,43 @@ export interface PolicyMetadata {
   rules: number;
   /** Every decision depends on the action and resource alone (ABI.md): they may be kept by (action, resource). */
   action_resource_only: boolean;
+}
+
+type RuleMetadata = PolicyMetadata["policies"][number]["rules"][number];
+
+/** What a rule the engine writes as its effect alone (ABI.md §Loading) stands for: one object per effect, shared. */
+const PLAIN_RULES: Readonly<Record<string, RuleMetadata>> = Object.freeze(Object.fromEntries((["allow", "deny", "escalate"] as const).map((effect) =>
+  [effect, Object.freeze({ name: null, effect, reason: null, log: true, log_context: null, alert: false })])));
+
+/**
+ * The metadata, read-only all through (a host reads it lazily to make a
+ * rule's decision, so a caller's edit must not reach decisions), with each
+ * rule written as its effect alone replaced by what it stands for.
+ */
+function frozenMetadata(m: PolicyMetadata): PolicyMetadata {
+  for (const p of m.policies) {
+    const rules = p.rules as Array<RuleMetadata | string>;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      if (typeof r === "string") rules[i] = PLAIN_RULES[r];
+      else {
+        if (r.log_context) Object.freeze(r.log_context);
+        Object.freeze(r);
+      }
+    }
+    Object.freeze(rules);
+    if (p.audit) {
+      if (p.audit.redact) Object.freeze(p.audit.redact);
+      Object.freeze(p.audit);
+    }
+    for (const l of p.rate_limits) Object.freeze(l);
+    Object.freeze(p.rate_limits);
+    Object.freeze(p);
+  }
+  Object.freeze(m.policies);
+  Object.freeze(m.paths);
+  Object.freeze(m.zones);
+  return Object.freeze(m);
 }
 
 /** An instant, exactly as the engine holds it: whole epoch seconds, then the fraction. */
@@ -195,7 +232,7 @@ export class EngineInstance {
     if (status === 0) {
       // A fresh object rather than `delete result.ok`, which would leave the metadata in slow (dictionary) mode.
       const { ok: _, ...metadata } = result;
-      return { ok: true, metadata: metadata as PolicyMetadata };
+      return { ok: true, metadata: frozenMetadata(metadata as PolicyMetadata) };
     }
     return { ok: false, errors: result.errors as PolicyError[] };
   }

@@ -381,6 +381,31 @@ describe("load", () => {
     expect(w.metadata?.policies[0].name).toBe("refunds");
   });
 
+  it("hands out read-only metadata, whole for rules the engine wrote as their effect alone, so no edit reaches a decision", async () => {
+    const w = await create([{ name: "p", rules: [
+      { effect: "allow", action: "a" },
+      { effect: "deny", action: "b", name: "no-b", reason: "b is off", log_context: ["context.x"] },
+    ] }]);
+    const meta = w.metadata!;
+    expect(meta.policies[0].rules).toEqual([
+      { name: null, effect: "allow", reason: null, log: true, log_context: null, alert: false },
+      { name: "no-b", effect: "deny", reason: "b is off", log: true, log_context: ["context.x"], alert: false },
+    ]);
+    for (const edit of [
+      () => { (meta.policies[0].rules[0] as { reason: string | null }).reason = "edited"; },
+      () => { (meta.policies[0].rules[1].log_context as string[]).push("context.y"); },
+      () => { (meta.policies[0] as { name: string | null }).name = "edited"; },
+      () => { meta.policies[0].rules.pop(); },
+      () => { meta.paths.push("context.z"); },
+    ]) expect(edit).toThrow(TypeError);
+    // Decisions made after the attempts, the first time each rule wins.
+    expect(w.check("a", "x")).toMatchObject({ allowed: true, policyName: "p", reason: "allowed by rule 0 of policy 0 (`p`)" });
+    expect(w.check("b", "x")).toMatchObject({ allowed: false, ruleName: "no-b", reason: "b is off", logContext: ["context.x"] });
+    // A rule's decision made after a reload carries the new set's names and version, not the old ones.
+    w.load([{ name: "q", rules: [{ effect: "allow", action: "a" }] }], { bundleVersion: 3 });
+    expect(w.check("a", "x")).toMatchObject({ policyName: "q", bundleVersion: 3, reason: "allowed by rule 0 of policy 0 (`q`)" });
+  });
+
   it("keeps rate-limit counts across a reload of the same limit", async () => {
     const w = await create(REFUNDS);
     const opts = { agent: { id: "bot" }, time: "2026-03-05T10:00:00Z" };

@@ -152,8 +152,12 @@ export class Warden {
   private decisions: Map<string, Map<string, Decision>> | null = null;
   private decisionCount = 0;
   private keepDecisions = true;
-  /** What a decision won by each rule carries, by policy and rule index, computed at load. */
-  private outcomes: Outcome[][] = [];
+  /**
+   * What a decision won by each rule carries, by policy and rule index:
+   * made the first time the rule wins (`ruleOutcome`), not at load, where a
+   * large set paid for rules that never decide.
+   */
+  private outcomes: Array<Array<Outcome | undefined>> = [];
   private defaultAllow = outcome("allow", -1, -1, null, null, "", false, true, null, false, null);
   private defaultDeny = outcome("deny", -1, -1, null, null, "no policies have loaded yet, so every request is denied", false, true, null, false, null);
   private version: number | null = null;
@@ -229,10 +233,7 @@ export class Warden {
     this.contextPaths = new ContextPaths(result.metadata.paths.slice(0, result.metadata.context_paths));
     this.zones = result.metadata.zones;
     const version = this.version;
-    this.outcomes = result.metadata.policies.map((p, pi) => p.rules.map((r, ri) => outcome(
-      r.effect, pi, ri, p.name, r.name, r.reason ?? generatedReason(r.effect, pi, ri, p.name, r.name),
-      r.reason !== null, r.log, r.log_context, r.alert, version,
-    )));
+    this.outcomes = result.metadata.policies.map((p) => new Array<Outcome | undefined>(p.rules.length));
     this.defaultAllow = outcome("allow", -1, -1, null, null, DEFAULT_ALLOW_REASON, false, true, null, false, version);
     this.defaultDeny = outcome("deny", -1, -1, null, null, DEFAULT_DENY_REASON, false, true, null, false, version);
     return result.metadata;
@@ -598,8 +599,23 @@ export class Warden {
     if (e.u32(r + R_STATUS) !== 0) return this.invalid(e.utf8(e.u32(r + R_ERROR_PTR), e.u32(r + R_ERROR_LEN)));
     const policy = e.i32(r + R_POLICY);
     // Most decisions are exactly their rule's outcome: one frozen object, shared.
-    if (policy >= 0 && e.u32(r + R_INDET_COUNT) === 0 && e.i32(r + R_LIMIT_POLICY) < 0) return this.outcomes[policy][e.i32(r + R_RULE)].decision;
+    if (policy >= 0 && e.u32(r + R_INDET_COUNT) === 0 && e.i32(r + R_LIMIT_POLICY) < 0) {
+      const rule = e.i32(r + R_RULE);
+      return (this.outcomes[policy][rule] ?? this.ruleOutcome(policy, rule)).decision;
+    }
     return this.readRest(r, policy);
+  }
+
+  /** The outcome of a rule of the policies in force, made and kept the first time it is needed. */
+  private ruleOutcome(policy: number, rule: number): Outcome {
+    const p = this.meta!.policies[policy];
+    const r = p.rules[rule];
+    const o = outcome(
+      r.effect, policy, rule, p.name, r.name, r.reason ?? generatedReason(r.effect, policy, rule, p.name, r.name),
+      r.reason !== null, r.log, r.log_context, r.alert, this.version,
+    );
+    this.outcomes[policy][rule] = o;
+    return o;
   }
 
   /** `read` for a default decision, indeterminate paths or a rate limit. */
@@ -617,7 +633,7 @@ export class Warden {
       indeterminate = out;
     }
     const rule = e.i32(r + R_RULE);
-    const o = policy >= 0 ? this.outcomes[policy][rule] : effect === "allow" ? this.defaultAllow : this.defaultDeny;
+    const o = policy >= 0 ? this.outcomes[policy][rule] ?? this.ruleOutcome(policy, rule) : effect === "allow" ? this.defaultAllow : this.defaultDeny;
     if (n === 0 && limitPolicy < 0) return o.decision;
     let reason = o.reason;
     let reasonGiven = o.reasonGiven;

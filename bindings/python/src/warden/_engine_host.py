@@ -25,7 +25,12 @@ import wasmtime
 
 from .errors import WardenError
 
-ABI_VERSION = 1
+ABI_VERSION = 2
+
+
+def _plain_rule(effect: str) -> dict[str, Any]:
+    return {"name": None, "effect": effect, "reason": None, "log": True, "log_context": None, "alert": False}
+
 
 #: Whether instances call exports through wasmtime's raw entry point when it
 #: has one (tests switch it off to run the public path too).
@@ -419,6 +424,10 @@ class EngineInstance:
         status = self._with_bytes(data, self.calls["load"])
         result = json.loads(self.output())
         result.pop("ok", None)
+        if status == 0:
+            for policy in result["policies"]:
+                # A rule written as its effect alone stands for the defaults of the rest (ABI.md §Loading).
+                policy["rules"] = [_plain_rule(r) if isinstance(r, str) else r for r in policy["rules"]]
         return status == 0, result
 
     def parse_time(self, text: str) -> Instant | None:
