@@ -129,15 +129,19 @@ export function bufFree(b: Buf): void {
   free(changetype<usize>(b));
 }
 
-export function bufReserve(b: Buf, extra: usize): usize {
-  const need = b.len + extra;
-  if (need > b.cap) {
-    let cap = b.cap << 1;
-    if (cap < need) cap = need;
-    b.ptr = realloc(b.ptr, cap);
-    b.cap = cap;
-  }
+/** Room for `extra` more bytes; where they go. Inlined: the room is almost always there already. */
+// @ts-ignore: decorator
+@inline export function bufReserve(b: Buf, extra: usize): usize {
+  if (b.len + extra > b.cap) bufGrow(b, extra);
   return b.ptr + b.len;
+}
+
+function bufGrow(b: Buf, extra: usize): void {
+  const need = b.len + extra;
+  let cap = b.cap << 1;
+  if (cap < need) cap = need;
+  b.ptr = realloc(b.ptr, cap);
+  b.cap = cap;
 }
 
 export function bufByte(b: Buf, c: u32): void {

@@ -2,10 +2,10 @@
 // reports every error with its JSON pointer, and compilation into the form
 // decide.ts runs (model.ts). A set that has any error is freed whole.
 
-import { Arena, arenaNew, arenaAlloc, arenaZero, arenaCopy, arenaFree } from "./memory";
+import { Arena, arenaNew, arenaAlloc, arenaZero, arenaCopy, arenaFree, alloc } from "./memory";
 import {
   Buf, bufNew, bufStr, bufBytes, bufByte, bufI64, bufU32, bufJsonString, bufJsonStr, bufBool,
-  bytesIs, bytesEqual, bytesCompare, hashBytes,
+  bytesIs, bytesEqual, bytesCompare, hashBytes, hashStep, HASH_SEED,
   codeUnit,
 } from "./bytes";
 import {
@@ -13,7 +13,7 @@ import {
 } from "./errors";
 import {
   JNode, J_NULL, J_FALSE, J_TRUE, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT,
-  parseJson, member, memberKey, memberKeyLen, memberValue, element, isInteger,
+  parseJson, member, memberKey, memberKeyLen, memberKeyHash, memberValue, element, isInteger,
 } from "./json";
 import { Pattern, compilePattern } from "./pattern";
 import { ByteMap, mapNew, mapGet, mapPut, NOT_FOUND } from "./bytemap";
@@ -87,24 +87,53 @@ function distance(a: usize, an: usize, b: usize, bn: usize): u32 {
   return load<u32>(distanceRow + (bn << 2));
 }
 
-/** Whether `p, n` is one of the space-separated ASCII names. */
-function isOneOf(p: usize, n: usize, names: string): bool {
-  let start = 0;
+// The names of each field list (a space-separated ASCII literal), as (hash, start, length) u32 triples after a
+// u32 count, made the first time the list is used: a key is then checked with one comparison per name.
+const MAX_LISTS: usize = 8;
+const wordLists: usize = memory.data(<i32>(MAX_LISTS * 8 + 8));
+
+function wordsOf(names: string): usize {
+  const id = changetype<usize>(names);
+  let slot = wordLists;
+  for (; load<u32>(slot) != 0; slot += 8) if (<usize>load<u32>(slot) == id) return <usize>load<u32>(slot, 4);
+  if (slot >= wordLists + MAX_LISTS * 8) unreachable(); // more field lists than MAX_LISTS: raise it
   const len = names.length;
+  let count: u32 = 1;
+  for (let i = 0; i < len; i++) if (codeUnit(names, <usize>i) == 32) count++;
+  const words = alloc(4 + <usize>count * 12);
+  store<u32>(words, count);
+  let start = 0;
+  let w = words + 4;
   for (let i = 0; i <= len; i++) {
-    if (i == len || codeUnit(names, <usize>i) == 32) {
-      if (<usize>(i - start) == n) {
-        let same = true;
-        for (let k = 0; k < <i32>n; k++) {
-          if (<u32>load<u8>(p + k) != codeUnit(names, <usize>(start + k))) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return true;
+    if (i < len && codeUnit(names, <usize>i) != 32) continue;
+    let h = HASH_SEED;
+    for (let k = start; k < i; k++) h = hashStep(h, codeUnit(names, <usize>k));
+    store<u32>(w, h);
+    store<u32>(w, <u32>start, 4);
+    store<u32>(w, <u32>(i - start), 8);
+    w += 12;
+    start = i + 1;
+  }
+  store<u32>(slot, <u32>id);
+  store<u32>(slot, <u32>words, 4);
+  return words;
+}
+
+/** Whether the key `p, n` (FNV-1a hash `h`) is one of the space-separated ASCII names. */
+function isOneOf(p: usize, n: usize, h: u32, names: string): bool {
+  const words = wordsOf(names);
+  const end = words + 4 + <usize>load<u32>(words) * 12;
+  for (let w = words + 4; w < end; w += 12) {
+    if (load<u32>(w) != h || <usize>load<u32>(w, 8) != n) continue;
+    const start = <usize>load<u32>(w, 4);
+    let same = true;
+    for (let k: usize = 0; k < n; k++) {
+      if (<u32>load<u8>(p + k) != codeUnit(names, start + k)) {
+        same = false;
+        break;
       }
-      start = i + 1;
     }
+    if (same) return true;
   }
   return false;
 }
@@ -142,7 +171,7 @@ function checkMembers(obj: JNode, names: string, where: string): void {
   for (let i: u32 = 0; i < obj.count; i++) {
     const k = memberKey(obj, i);
     const n = memberKeyLen(obj, i);
-    if (isOneOf(k, n, names)) continue;
+    if (isOneOf(k, n, memberKeyHash(obj, i), names)) continue;
     const mark = pointer.len;
     pushKey(k, n);
     const m = msg();

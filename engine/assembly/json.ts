@@ -41,6 +41,11 @@ export const MEMBER_SIZE: usize = 16;
 @inline export function memberValue(n: JNode, i: u32): JNode {
   return changetype<JNode>(<usize>load<u32>(n.ptr + <usize>i * MEMBER_SIZE, 8));
 }
+/** The FNV-1a hash (bytes.ts hashBytes) of member `i`'s key, computed as it was parsed. */
+// @ts-ignore: decorator
+@inline export function memberKeyHash(n: JNode, i: u32): u32 {
+  return load<u32>(n.ptr + <usize>i * MEMBER_SIZE, 12);
+}
 // @ts-ignore: decorator
 @inline export function element(n: JNode, i: u32): JNode {
   return changetype<JNode>(<usize>load<u32>(n.ptr + (<usize>i << 2)));
@@ -371,7 +376,8 @@ function pushFrame(kind: u32, at: usize): bool {
   return true;
 }
 
-function pushPending(v: u32): void {
+// @ts-ignore: decorator
+@inline function pushPending(v: u32): void {
   const p = bufReserve(pending, 4);
   store<u32>(p, v);
   pending.len += 4;
@@ -442,10 +448,12 @@ function addChild(value: JNode): void {
         break;
       }
     }
-    pushPending(key);
-    pushPending(keyLen);
-    pushPending(changetype<u32>(value));
-    pushPending(h);
+    const m = bufReserve(pending, MEMBER_SIZE);
+    store<u32>(m, key);
+    store<u32>(m, keyLen, 4);
+    store<u32>(m, changetype<u32>(value), 8);
+    store<u32>(m, h, 12);
+    pending.len += MEMBER_SIZE;
   }
   store<u32>(f, count + 1, 4);
 }
