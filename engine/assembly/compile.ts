@@ -36,6 +36,17 @@ import { sortU64, sortPathIds } from "./sort";
 
 const POLICY_FIELDS = "name description version default_effect agent_match timezone trust_levels rules rate_limits audit";
 const RULE_FIELDS = "effect action resource conditions trust_level name reason log log_context alert";
+// Indexes of RULE_FIELDS' names, for fieldAt.
+const RF_EFFECT: u32 = 0;
+const RF_ACTION: u32 = 1;
+const RF_RESOURCE: u32 = 2;
+const RF_CONDITIONS: u32 = 3;
+const RF_TRUST_LEVEL: u32 = 4;
+const RF_NAME: u32 = 5;
+const RF_REASON: u32 = 6;
+const RF_LOG: u32 = 7;
+const RF_LOG_CONTEXT: u32 = 8;
+const RF_ALERT: u32 = 9;
 const LIMIT_FIELDS = "action resource limit period scope reason";
 const AGENT_MATCH_FIELDS = "ids tags";
 const AUDIT_FIELDS = "log_allowed log_denied redact";
@@ -87,8 +98,9 @@ function distance(a: usize, an: usize, b: usize, bn: usize): u32 {
   return load<u32>(distanceRow + (bn << 2));
 }
 
-// The names of each field list (a space-separated ASCII literal), as (hash, start, length) u32 triples after a
-// u32 count, made the first time the list is used: a key is then checked with one comparison per name.
+// The names of each field list (a space-separated ASCII literal), made the first time the list is used: a u32
+// count, then (hash, start, length) u32 triples, then one u32 slot per name that `fields` fills. A key is then
+// checked with one comparison per name, and a member found by name without another pass over the object.
 const MAX_LISTS: usize = 8;
 const wordLists: usize = memory.data(<i32>(MAX_LISTS * 8 + 8));
 
@@ -100,7 +112,7 @@ function wordsOf(names: string): usize {
   const len = names.length;
   let count: u32 = 1;
   for (let i = 0; i < len; i++) if (codeUnit(names, <usize>i) == 32) count++;
-  const words = alloc(4 + <usize>count * 12);
+  const words = alloc(4 + <usize>count * 16);
   store<u32>(words, count);
   let start = 0;
   let w = words + 4;
@@ -119,11 +131,11 @@ function wordsOf(names: string): usize {
   return words;
 }
 
-/** Whether the key `p, n` (FNV-1a hash `h`) is one of the space-separated ASCII names. */
-function isOneOf(p: usize, n: usize, h: u32, names: string): bool {
-  const words = wordsOf(names);
-  const end = words + 4 + <usize>load<u32>(words) * 12;
-  for (let w = words + 4; w < end; w += 12) {
+/** The index among `names` (its word table) of the key `p, n` with FNV-1a hash `h`, or -1. */
+function wordIndex(words: usize, names: string, p: usize, n: usize, h: u32): i32 {
+  const count = load<u32>(words);
+  for (let j: u32 = 0; j < count; j++) {
+    const w = words + 4 + <usize>j * 12;
     if (load<u32>(w) != h || <usize>load<u32>(w, 8) != n) continue;
     const start = <usize>load<u32>(w, 4);
     let same = true;
@@ -133,9 +145,9 @@ function isOneOf(p: usize, n: usize, h: u32, names: string): bool {
         break;
       }
     }
-    if (same) return true;
+    if (same) return <i32>j;
   }
-  return false;
+  return -1;
 }
 
 /** Appends " (did you mean `x`?)" when one of the names is close to `p, n`. */
@@ -166,12 +178,25 @@ function suggest(m: Buf, p: usize, n: usize, names: string): void {
   bufStr(m, "`?)");
 }
 
-/** Reports every member of `obj` that is not one of `names`. */
-function checkMembers(obj: JNode, names: string, where: string): void {
+/**
+ * Reports every member of `obj` that is not one of `names`, and returns the
+ * members by the index of their name in `names` (u32 node pointers, 0 where
+ * absent; read them with `fieldAt`), good until the next call for the same list.
+ */
+function fields(obj: JNode, names: string, where: string): usize {
+  const words = wordsOf(names);
+  const count = load<u32>(words);
+  const slots = words + 4 + <usize>count * 12;
+  for (let j: u32 = 0; j < count; j++) store<u32>(slots + (<usize>j << 2), 0);
   for (let i: u32 = 0; i < obj.count; i++) {
     const k = memberKey(obj, i);
     const n = memberKeyLen(obj, i);
-    if (isOneOf(k, n, memberKeyHash(obj, i), names)) continue;
+    const j = wordIndex(words, names, k, n, memberKeyHash(obj, i));
+    if (j >= 0) {
+      // The first of duplicate members, as `member` finds (the parser reported the others).
+      if (load<u32>(slots + (<usize>j << 2)) == 0) store<u32>(slots + (<usize>j << 2), changetype<u32>(memberValue(obj, i)));
+      continue;
+    }
     const mark = pointer.len;
     pushKey(k, n);
     const m = msg();
@@ -183,10 +208,26 @@ function checkMembers(obj: JNode, names: string, where: string): void {
     errorHere();
     pointer.len = mark;
   }
+  return slots;
+}
+
+/** The member `fields` found for name `index` of its list, or null. */
+// @ts-ignore: decorator
+@inline function fieldAt(slots: usize, index: u32): JNode | null {
+  return changetype<JNode | null>(<usize>load<u32>(slots + (<usize>index << 2)));
+}
+
+/** Reports every member of `obj` that is not one of `names`. */
+function checkMembers(obj: JNode, names: string, where: string): void {
+  fields(obj, names, where);
 }
 
 function optionalString(obj: JNode, name: string): JNode | null {
-  const v = member(obj, name);
+  return stringValue(member(obj, name), name);
+}
+
+/** The member `v` named `name` if it is a string; null when absent or wrong (reported). */
+function stringValue(v: JNode | null, name: string): JNode | null {
   if (v == null) return null;
   if (v.kind != J_STRING) {
     typeError(name, "a string");
@@ -197,7 +238,11 @@ function optionalString(obj: JNode, name: string): JNode | null {
 
 /** A boolean member: its value, `dflt` when absent or wrong (reported). */
 function optionalBool(obj: JNode, name: string, dflt: bool): bool {
-  const v = member(obj, name);
+  return boolValue(member(obj, name), name, dflt);
+}
+
+/** The member `v` named `name` as a boolean: `dflt` when absent or wrong (reported). */
+function boolValue(v: JNode | null, name: string, dflt: bool): bool {
   if (v == null) return dflt;
   if (v.kind != J_TRUE && v.kind != J_FALSE) {
     typeError(name, "`true` or `false`");
@@ -288,14 +333,12 @@ function patternList(v: JNode, name: string): bool {
  * consecutive fields at `dst`: actions, actionCount, resources, resourceCount
  * (the layout Rule and Limit share).
  */
-function actionsAndResources(node: JNode, dst: usize): void {
-  const action = member(node, "action");
+function actionsAndResources(action: JNode | null, resource: JNode | null, dst: usize): void {
   if (action == null) missing("action", "a pattern or an array of patterns");
   else if (patternList(action, "action")) {
     store<u32>(dst, <u32>listPtr);
     store<u32>(dst, listCount, 4);
   }
-  const resource = member(node, "resource");
   if (resource == null) {
     store<u32>(dst, changetype<u32>(starPattern), 8);
     store<u32>(dst, 1, 12);
@@ -334,8 +377,7 @@ function contextPathError(p: usize, n: usize): void {
 }
 
 /** An array of context paths at member `name`, written into the metadata as JSON. */
-function pathArray(obj: JNode, name: string, out: Buf): void {
-  const v = member(obj, name);
+function pathArray(v: JNode | null, name: string, out: Buf): void {
   if (v == null) {
     bufStr(out, "null");
     return;
@@ -562,8 +604,8 @@ function compileRule(policy: Policy, r: Rule, node: JNode, out: Buf): void {
     errorHere();
     return;
   }
-  checkMembers(node, RULE_FIELDS, "a rule");
-  const effect = member(node, "effect");
+  const f = fields(node, RULE_FIELDS, "a rule");
+  const effect = fieldAt(f, RF_EFFECT);
   let e: i32 = <i32>EFFECT_DENY;
   if (effect == null) missing("effect", "`allow`, `deny` or `escalate`");
   else {
@@ -580,9 +622,9 @@ function compileRule(policy: Policy, r: Rule, node: JNode, out: Buf): void {
     }
   }
   r.effect = <u32>e;
-  actionsAndResources(node, changetype<usize>(r) + offsetof<Rule>("actions"));
+  actionsAndResources(fieldAt(f, RF_ACTION), fieldAt(f, RF_RESOURCE), changetype<usize>(r) + offsetof<Rule>("actions"));
   condParts.len = 0;
-  const conds = member(node, "conditions");
+  const conds = fieldAt(f, RF_CONDITIONS);
   let count: u32 = conds != null ? conditions(conds) : 0;
   const parts = <u32>(condParts.len >> 2);
   if (parts == 1) r.cond = <usize>load<u32>(condParts.ptr);
@@ -592,7 +634,7 @@ function compileRule(policy: Policy, r: Rule, node: JNode, out: Buf): void {
   }
   if (r.cond != 0) specialize(changetype<Cond>(r.cond));
   r.trust = -1;
-  const trust = member(node, "trust_level");
+  const trust = fieldAt(f, RF_TRUST_LEVEL);
   if (trust != null) {
     count++;
     if (trust.kind != J_STRING) typeError("trust_level", "a string");
@@ -620,18 +662,19 @@ function compileRule(policy: Policy, r: Rule, node: JNode, out: Buf): void {
     }
   }
   r.conditionCount = count;
-  const name = optionalString(node, "name");
+  const name = stringValue(fieldAt(f, RF_NAME), "name");
   if (name != null) {
     r.name = arenaCopy(arena, name.ptr, name.count);
     r.nameLen = name.count;
     r.hasName = 1;
   }
-  const reason = optionalString(node, "reason");
-  const log = optionalBool(node, "log", true);
-  const alert = optionalBool(node, "alert", false);
+  const reason = stringValue(fieldAt(f, RF_REASON), "reason");
+  const log = boolValue(fieldAt(f, RF_LOG), "log", true);
+  const alert = boolValue(fieldAt(f, RF_ALERT), "alert", false);
+  const logContext = fieldAt(f, RF_LOG_CONTEXT);
   // A rule that leaves all of these out (most do) is written as its effect alone (ABI.md §Loading):
   // a tenth of the text, for the engine to write and the host to parse.
-  if (name == null && reason == null && log && !alert && member(node, "log_context") == null) {
+  if (name == null && reason == null && log && !alert && logContext == null) {
     bufJsonStr(out, effectName(r.effect));
     return;
   }
@@ -644,7 +687,7 @@ function compileRule(policy: Policy, r: Rule, node: JNode, out: Buf): void {
   bufStr(out, ",\"log\":");
   bufBool(out, log);
   bufStr(out, ",\"log_context\":");
-  pathArray(node, "log_context", out);
+  pathArray(logContext, "log_context", out);
   bufStr(out, ",\"alert\":");
   bufBool(out, alert);
   bufByte(out, 125);
@@ -688,7 +731,7 @@ function compileLimit(policy: Policy, l: Limit, node: JNode, nameNode: JNode | n
     return;
   }
   checkMembers(node, LIMIT_FIELDS, "a rate limit");
-  actionsAndResources(node, changetype<usize>(l) + offsetof<Limit>("actions"));
+  actionsAndResources(member(node, "action"), member(node, "resource"), changetype<usize>(l) + offsetof<Limit>("actions"));
   const limit = member(node, "limit");
   if (limit == null) missing("limit", "an integer of at least 1");
   else if (!isInteger(limit) || limit.num < 1) typeError("limit", "an integer of at least 1");
@@ -904,7 +947,7 @@ function compileAudit(node: JNode, out: Buf): void {
   bufStr(out, ",\"log_denied\":");
   bufBool(out, optionalBool(v, "log_denied", true));
   bufStr(out, ",\"redact\":");
-  pathArray(v, "redact", out);
+  pathArray(member(v, "redact"), "redact", out);
   bufByte(out, 125);
   pointer.len = mark;
 }
