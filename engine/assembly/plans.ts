@@ -22,19 +22,30 @@ export const MAX_PLANS: u32 = 2048;
 /** The most rules a kept plan holds. */
 export const MAX_PLAN_RULES: u32 = 64;
 
-// Open addressing over 2 × MAX_PLANS slots: u32 action id + 1 (0: empty), u32
-// resource id, u32 offset of the plan in `rules`.
+// Open addressing over 2 × MAX_PLANS slots: u32 action id + 1, u32 resource
+// id, u32 offset of the plan in `rules`, u32 generation. A slot of another
+// generation than `generation` is empty, so forgetting every plan (at every
+// load) is one increment, not a clear of the table.
 const SLOTS: u32 = MAX_PLANS * 2;
-const SLOT: usize = 12;
+const SLOT: usize = 16;
 let table: usize = 0;
+let generation: u32 = 1;
 let count: u32 = 0;
 // Plans: u32 rule count, then that many u32 Rule pointers.
 const rules: Buf = bufNew(4096);
 
 /** Forgets every plan. */
 export function plansClear(): void {
-  if (table == 0) table = alloc(<usize>SLOTS * SLOT);
-  memory.fill(table, 0, <usize>SLOTS * SLOT);
+  if (table == 0) {
+    table = alloc(<usize>SLOTS * SLOT);
+    memory.fill(table, 0, <usize>SLOTS * SLOT);
+  }
+  generation++;
+  // After 2^32 - 1 clears a generation would come round again: start from an empty table.
+  if (generation == 0) {
+    memory.fill(table, 0, <usize>SLOTS * SLOT);
+    generation = 1;
+  }
   count = 0;
   rules.len = 0;
 }
@@ -50,9 +61,8 @@ export function planFind(action: u32, resource: u32): usize {
   let i = slotOf(action, resource);
   while (true) {
     const s = table + <usize>i * SLOT;
-    const a = load<u32>(s);
-    if (a == 0) return 0;
-    if (a == action + 1 && load<u32>(s, 4) == resource) return rules.ptr + <usize>load<u32>(s, 8);
+    if (load<u32>(s, 12) != generation) return 0;
+    if (load<u32>(s) == action + 1 && load<u32>(s, 4) == resource) return rules.ptr + <usize>load<u32>(s, 8);
     i = (i + 1) & (SLOTS - 1);
   }
 }
@@ -70,11 +80,12 @@ export function planKeep(action: u32, resource: u32, list: usize, n: u32): usize
   memory.copy(p + 4, list, <usize>n << 2);
   rules.len += (<usize>n + 1) << 2;
   let i = slotOf(action, resource);
-  while (load<u32>(table + <usize>i * SLOT) != 0) i = (i + 1) & (SLOTS - 1);
+  while (load<u32>(table + <usize>i * SLOT, 12) == generation) i = (i + 1) & (SLOTS - 1);
   const s = table + <usize>i * SLOT;
   store<u32>(s, action + 1);
   store<u32>(s, resource, 4);
   store<u32>(s, <u32>at, 8);
+  store<u32>(s, generation, 12);
   count++;
   return rules.ptr + at;
 }

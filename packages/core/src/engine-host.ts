@@ -225,9 +225,24 @@ export class EngineInstance {
     }
   }
 
-  /** Loads a JSON array of policies; the engine keeps its policies on failure. */
-  load(json: Uint8Array): { ok: true; metadata: PolicyMetadata } | { ok: false; errors: PolicyError[] } {
-    const status = this.withBytes(json, (p, n) => this.x.load(p, n));
+  /** `text` as UTF-8 in the engine's memory, for the call: encoded straight there, not into a new array first. */
+  private withText<T>(text: string, f: (ptr: number, len: number) => T): T {
+    // At most three bytes of UTF-8 per UTF-16 code unit (a lone surrogate becomes U+FFFD, as `encode` makes it).
+    const room = text.length * 3;
+    const ptr = this.x.alloc(room);
+    try {
+      this.refresh();
+      const { written } = encoder.encodeInto(text, this.bytes.subarray(ptr, ptr + room));
+      return f(ptr, written);
+    } finally {
+      this.x.free(ptr);
+    }
+  }
+
+  /** Loads a JSON array of policies (text or UTF-8); the engine keeps its policies on failure. */
+  load(json: string | Uint8Array): { ok: true; metadata: PolicyMetadata } | { ok: false; errors: PolicyError[] } {
+    const load = (p: number, n: number) => this.x.load(p, n);
+    const status = typeof json === "string" ? this.withText(json, load) : this.withBytes(json, load);
     const result = JSON.parse(this.output());
     if (status === 0) {
       // A fresh object rather than `delete result.ok`, which would leave the metadata in slow (dictionary) mode.

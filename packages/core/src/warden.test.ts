@@ -381,6 +381,15 @@ describe("load", () => {
     expect(w.metadata?.policies[0].name).toBe("refunds");
   });
 
+  it("loads policy text as UTF-8 written straight into the engine, as TextEncoder would encode it", async () => {
+    const w = await create();
+    expect(w.load('[{"name": "café 😀", "rules": []}]').policies[0].name).toBe("café 😀");
+    // A lone surrogate in the text becomes U+FFFD, as TextEncoder makes it.
+    expect(w.load('[{"name": "a\ud800b", "rules": []}]').policies[0].name).toBe("a\ufffdb");
+    expect(w.load(new TextEncoder().encode('[{"name": "ü", "rules": []}]')).policies[0].name).toBe("ü");
+    expect(w.load([{ name: "x".repeat(5000) + "é", rules: [] }]).policies[0].name).toBe("x".repeat(5000) + "é");
+  });
+
   it("hands out read-only metadata, whole for rules the engine wrote as their effect alone, so no edit reaches a decision", async () => {
     const w = await create([{ name: "p", rules: [
       { effect: "allow", action: "a" },

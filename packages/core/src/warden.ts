@@ -109,7 +109,6 @@ type WardenClass<W extends Warden> = Function & { prototype: W };
 
 const EFFECTS: readonly Effect[] = ["deny", "allow", "escalate"];
 const NONE: readonly string[] = Object.freeze([]);
-const encoder = new TextEncoder();
 
 // Decision record offsets (engine/ABI.md §The decision record).
 const R_STATUS = 0;
@@ -135,7 +134,7 @@ const R_ERROR_LEN = 40;
 export class Warden {
   private engine: EngineInstance;
   private meta: PolicyMetadata | null = null;
-  private policies: Uint8Array | null = null;
+  private policies: string | Uint8Array | null = null;
   private contextPaths = new ContextPaths([]);
   /** Checks in progress (a check from user code another one runs is nested), and whether a request record is being written. */
   private depth = 0;
@@ -212,16 +211,14 @@ export class Warden {
    * carry over to limits with the same identity (spec §7).
    */
   load(policies: PolicyInput, options: { bundleVersion?: number } = {}): PolicyMetadata {
-    const json = typeof policies === "string" ? encoder.encode(policies)
-      : policies instanceof Uint8Array ? policies
-      : encoder.encode(JSON.stringify(policies));
+    const json = typeof policies === "string" || policies instanceof Uint8Array ? policies : JSON.stringify(policies);
     const result = this.call(() => this.engine.load(json));
     if (!result.ok) throw new PolicyInvalidError(result.errors);
     try {
       for (const zone of result.metadata.zones) checkZone(zone);
     } catch (e) {
       // The engine took the new set: give it back the one in force.
-      this.call(() => (this.policies ? this.engine.load(this.policies) : this.engine.load(encoder.encode("[]"))));
+      this.call(() => this.engine.load(this.policies ?? "[]"));
       throw e;
     }
     this.meta = result.metadata;
@@ -701,7 +698,7 @@ export class Warden {
       state = null;
     }
     const fresh = EngineInstance.createSync(this.module);
-    if (this.policies) {
+    if (this.policies !== null) {
       const r = fresh.load(this.policies);
       if (!r.ok) throw new WardenError("ERR_ENGINE", "the policies in force no longer load into a fresh engine", r.errors);
     }
