@@ -516,3 +516,22 @@ def test_rule_metadata_written_as_its_effect_alone_is_whole_in_the_metadata() ->
     ]
     d = w.check("a", "x")
     assert (d.effect, d.log, d.reason) == ("escalate", True, "escalated for approval by rule 0 of policy 0")
+
+
+def test_an_edit_to_the_metadata_handed_out_does_not_reach_decisions() -> None:
+    w = Warden.from_policies([{"name": "p", "rules": [
+        {"effect": "allow", "action": "a"},
+        {"effect": "deny", "action": "b", "name": "no-b", "reason": "b is off", "log_context": ["context.x"]},
+    ], "rate_limits": [{"action": "a", "limit": 1, "period": "1h", "reason": "once an hour"}]}])
+    meta = w.metadata
+    assert meta is not None
+    meta["policies"][0]["name"] = "edited"
+    meta["policies"][0]["rules"][0]["reason"] = "edited"
+    meta["policies"][0]["rules"][1]["reason"] = "edited"
+    meta["policies"][0]["rules"][1]["log_context"].append("context.y")
+    meta["policies"][0]["rate_limits"][0]["reason"] = "edited"
+    first = w.check("a", "x")
+    assert (first.allowed, first.policy_name, first.reason) == (True, "p", "allowed by rule 0 of policy 0 (`p`)")
+    assert w.check("a", "x").reason == "once an hour"
+    d = w.check("b", "x")
+    assert (d.reason, d.log_context) == ("b is off", ("context.x",))

@@ -28,10 +28,6 @@ from .errors import WardenError
 ABI_VERSION = 2
 
 
-def _plain_rule(effect: str) -> dict[str, Any]:
-    return {"name": None, "effect": effect, "reason": None, "log": True, "log_context": None, "alert": False}
-
-
 #: Whether instances call exports through wasmtime's raw entry point when it
 #: has one (tests switch it off to run the public path too).
 FAST_CALLS = True
@@ -420,14 +416,11 @@ class EngineInstance:
     # -- loading, times, state ------------------------------------------------
 
     def load(self, data: bytes) -> tuple[bool, dict[str, Any]]:
-        """Loads a JSON array of policies (or a bundle payload); the engine keeps its policies on failure."""
+        """Loads a JSON array of policies (or a bundle payload); the engine keeps its policies on failure.
+        The metadata is as the engine writes it: a rule may be its effect alone (ABI.md §Loading)."""
         status = self._with_bytes(data, self.calls["load"])
         result = json.loads(self.output())
         result.pop("ok", None)
-        if status == 0:
-            for policy in result["policies"]:
-                # A rule written as its effect alone stands for the defaults of the rest (ABI.md §Loading).
-                policy["rules"] = [_plain_rule(r) if isinstance(r, str) else r for r in policy["rules"]]
         return status == 0, result
 
     def parse_time(self, text: str) -> Instant | None:

@@ -12,7 +12,7 @@ import threading
 import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from ._bundle_client import (
     BundleClient,
@@ -95,6 +95,13 @@ def _outcome(
     )
 
 
+def _rule_metadata(rule: str | dict[str, Any]) -> dict[str, Any]:
+    """A rule's metadata for callers, whole: a rule the engine wrote as its effect alone stands for the defaults."""
+    if isinstance(rule, str):
+        return {"name": None, "effect": rule, "reason": None, "log": True, "log_context": None, "alert": False}
+    return {**rule, "log_context": list(rule["log_context"]) if rule["log_context"] is not None else None}
+
+
 class LoadedBundle(NamedTuple):
     """What ``load_bundle`` did: the version in force, and whether it changed."""
 
@@ -158,7 +165,11 @@ class Warden:
         self._needs_clock = False
         #: The header of a request that does not read the clock (the instant 0, no zones).
         self._fixed_header = request_header(EPOCH, (), 0)
-        self._outcomes: list[list[Decision]] = []
+        self._outcomes: list[list[Decision | None]] = []
+        self._rules: tuple[tuple[str | dict[str, Any], ...], ...] = ()
+        self._policy_names: tuple[str | None, ...] = ()
+        self._limit_reasons: tuple[tuple[str, ...], ...] = ()
+        self._paths: tuple[str, ...] = ()
         self._default_allow = _outcome("allow", -1, -1, None, None, DEFAULT_ALLOW_REASON, False, True, None, False, None)
         self._default_deny = _outcome("deny", -1, -1, None, None, NOTHING_LOADED_REASON, False, True, None, False, None)
         self._version: int | None = None
@@ -294,6 +305,14 @@ class Warden:
             self._flush()
 
     def _install(self, meta: dict[str, Any], data: bytes, version: int | None) -> None:
+        # What decisions read of the metadata, kept apart from the dicts handed out (which a caller may edit):
+        # each rule as the engine wrote it, a string (its effect alone) or a dict no caller sees.
+        self._rules = tuple(tuple(p["rules"]) for p in meta["policies"])
+        self._policy_names = tuple(p["name"] for p in meta["policies"])
+        self._limit_reasons = tuple(tuple(limit["reason"] for limit in p["rate_limits"]) for p in meta["policies"])
+        self._paths = tuple(meta["paths"])
+        for p in meta["policies"]:
+            p["rules"] = [_rule_metadata(r) for r in p["rules"]]
         self._meta = meta
         self._policies = data
         self._version = version
@@ -304,17 +323,8 @@ class Warden:
         # Nothing but the action and resource decides (so no context is sent, and no clock read): keep decisions.
         keep = self._keep_decisions and meta.get("action_resource_only") is True and not self._segments and not self._needs_clock
         self._kept = {} if keep else None
-        self._outcomes = [
-            [
-                _outcome(
-                    r["effect"], pi, ri, p["name"], r["name"],
-                    r["reason"] if r["reason"] is not None else _generated_reason(r["effect"], pi, ri, p["name"], r["name"]),
-                    r["reason"] is not None, r["log"], r["log_context"], r["alert"], version,
-                )
-                for ri, r in enumerate(p["rules"])
-            ]
-            for pi, p in enumerate(meta["policies"])
-        ]
+        # Made the first time each rule decides (_rule_outcome), not here: a large set paid for rules that never do.
+        self._outcomes = [[None] * len(rules) for rules in self._rules]
         self._default_allow = _outcome("allow", -1, -1, None, None, DEFAULT_ALLOW_REASON, False, True, None, False, version)
         self._default_deny = _outcome("deny", -1, -1, None, None, DEFAULT_DENY_REASON, False, True, None, False, version)
 
@@ -601,24 +611,43 @@ class Warden:
         raw = json.loads(engine.output())
         return Explanation(decision, raw["policies"], raw["rules"], raw["rate_limits"], raw["why"])
 
+    def _rule_outcome(self, policy: int, rule: int) -> Decision:
+        """The outcome of a rule of the policies in force, made and kept the first time it decides."""
+        r = self._rules[policy][rule]
+        policy_name = self._policy_names[policy]
+        if isinstance(r, str):
+            effect = cast(Effect, r)
+            o = _outcome(effect, policy, rule, policy_name, None, _generated_reason(effect, policy, rule, policy_name, None),
+                         False, True, None, False, self._version)
+        else:
+            reason = r["reason"] if r["reason"] is not None else _generated_reason(r["effect"], policy, rule, policy_name, r["name"])
+            o = _outcome(r["effect"], policy, rule, policy_name, r["name"], reason, r["reason"] is not None,
+                         r["log"], r["log_context"], r["alert"], self._version)
+        self._outcomes[policy][rule] = o
+        return o
+
     def _read(self, engine: EngineInstance, record: tuple[int, ...]) -> Decision:
         """The decision of a decision record (ABI.md §The decision record)."""
         status, effect, _allowed, policy, rule, limit_policy, limit_index, n, indeterminate_at, error_at, error_len = record
         if status != 0:
             return self._invalid(engine.text(error_at, error_len))
-        o = self._outcomes[policy][rule] if policy >= 0 else self._default_allow if effect == 1 else self._default_deny
+        if policy >= 0:
+            o = self._outcomes[policy][rule]
+            if o is None:
+                o = self._rule_outcome(policy, rule)
+        else:
+            o = self._default_allow if effect == 1 else self._default_deny
         # Most decisions are exactly their rule's outcome: share it.
         if n == 0 and limit_policy < 0:
             return o
         indeterminate: tuple[str, ...] = ()
         if n > 0:
-            paths = self._meta["paths"] if self._meta else []
+            paths = self._paths
             indeterminate = tuple(paths[i] for i in engine.u32_list(indeterminate_at, n))
         reason, reason_given, rate_limit = o.reason, o.reason_given, None
         if limit_policy >= 0:
             rate_limit = RateLimitRef(limit_policy, limit_index)
-            assert self._meta is not None
-            reason = self._meta["policies"][limit_policy]["rate_limits"][limit_index]["reason"]
+            reason = self._limit_reasons[limit_policy][limit_index]
             reason_given = True
         eff = _EFFECTS[effect]
         return Decision(
