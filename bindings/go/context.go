@@ -38,70 +38,115 @@ const (
 // arrays (the context itself is the first), no string or member name over
 // 1 MiB, and nothing without a JSON form.
 func checkContext(ctx map[string]any) error {
-	return checkMembers(ctx, 1)
+	_, err := plainContext(ctx)
+	return err
 }
 
-func checkMembers(m map[string]any, depth int) error {
+// plainContext checks the context as checkContext does and returns it with
+// every value that is not already one the engine's writer reads as it is
+// replaced by what encoding/json would write for it (the context itself
+// when nothing needed replacing). It runs once, before any lock is taken:
+// a MarshalJSON or MarshalText is called once per value, may call back into
+// the same Warden, and the engine reads exactly the values that were checked.
+func plainContext(ctx map[string]any) (map[string]any, error) {
+	m, _, err := plainMembers(ctx, 1)
+	return m, err
+}
+
+func plainMembers(m map[string]any, depth int) (map[string]any, bool, error) {
+	var copied map[string]any
 	for k, v := range m {
 		if len(k) > maxStringBytes {
-			return errLongName
+			return nil, false, errLongName
 		}
-		if err := checkValue(v, depth+1); err != nil {
-			return err
+		p, changed, err := plainValue(v, depth+1)
+		if err != nil {
+			return nil, false, err
 		}
-	}
-	return nil
-}
-
-func checkValue(v any, depth int) error {
-	switch x := v.(type) {
-	case nil, bool, float64, int, int64, float32, int32, uint, uint64:
-		return nil
-	case string:
-		if len(x) > maxStringBytes {
-			return errLongString
-		}
-		return nil
-	case map[string]any:
-		if x == nil {
-			return nil
-		}
-		if depth > maxContextDepth {
-			return errDeep
-		}
-		return checkMembers(x, depth)
-	case []any:
-		if x == nil {
-			return nil
-		}
-		if depth > maxContextDepth {
-			return errDeep
-		}
-		for _, e := range x {
-			if err := checkValue(e, depth+1); err != nil {
-				return err
+		if changed && copied == nil {
+			// The members seen so far are unchanged: start from all of them, as they are.
+			copied = make(map[string]any, len(m))
+			for k2, v2 := range m {
+				copied[k2] = v2
 			}
 		}
-		return nil
-	case []string:
+		if copied != nil {
+			copied[k] = p
+		}
+	}
+	if copied != nil {
+		return copied, true, nil
+	}
+	return m, false, nil
+}
+
+// plainValue is v checked, as a value the writer reads as it is, and whether
+// it had to be made (v itself is returned unchanged otherwise).
+func plainValue(v any, depth int) (any, bool, error) {
+	switch x := v.(type) {
+	case nil, bool, float64, int, int64, float32, int32, uint, uint64:
+		return v, false, nil
+	case string:
+		if len(x) > maxStringBytes {
+			return nil, false, errLongString
+		}
+		return v, false, nil
+	case map[string]any:
 		if x == nil {
-			return nil
+			return v, false, nil
 		}
 		if depth > maxContextDepth {
-			return errDeep
+			return nil, false, errDeep
+		}
+		m, changed, err := plainMembers(x, depth)
+		if err != nil || !changed {
+			return v, false, err
+		}
+		return m, true, nil
+	case []any:
+		if x == nil {
+			return v, false, nil
+		}
+		if depth > maxContextDepth {
+			return nil, false, errDeep
+		}
+		var copied []any
+		for i, e := range x {
+			p, changed, err := plainValue(e, depth+1)
+			if err != nil {
+				return nil, false, err
+			}
+			if changed && copied == nil {
+				copied = append(make([]any, 0, len(x)), x...)
+			}
+			if copied != nil {
+				copied[i] = p
+			}
+		}
+		if copied != nil {
+			return copied, true, nil
+		}
+		return v, false, nil
+	case []string:
+		if x == nil {
+			return v, false, nil
+		}
+		if depth > maxContextDepth {
+			return nil, false, errDeep
 		}
 		for _, s := range x {
 			if len(s) > maxStringBytes {
-				return errLongString
+				return nil, false, errLongString
 			}
 		}
-		return nil
+		return v, false, nil
 	}
 	w, err := jsonView(v)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	return checkValue(w, depth)
+	p, _, err := plainValue(w, depth)
+	return p, true, err
 }
 
 // valueAt returns the value at a context path (its segments after

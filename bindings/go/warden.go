@@ -454,9 +454,12 @@ func (w *Warden) ImportState(state []byte) error {
 // the engine's JSON.
 func (w *Warden) run(ctx context.Context, in *input, explain bool) (Decision, []byte) {
 	if in.context != nil {
-		if err := checkContext(in.context); err != nil {
+		// Checked and made plain here, before any lock: no user code runs while the engine is held.
+		plain, err := plainContext(in.context)
+		if err != nil {
 			return w.invalid(err.Error()), nil
 		}
+		in.context = plain
 	}
 	if !in.hasText && !in.t.IsZero() {
 		if s := in.t.Unix(); s > maxSafeInteger || s < -maxSafeInteger {
