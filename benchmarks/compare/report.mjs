@@ -60,6 +60,21 @@ export function evaluateTargets({ decisions, list, peers, subject = "warden" }) 
   return targets;
 }
 
+/** Per peer library: the workloads where Warden's median load time is below the peer's, and those where it is not. */
+function loadComparison(r) {
+  const peers = ["cedar", "casbin", "casl", "opa"].filter((p) => r.loads[p]);
+  return peers.map((peer) => {
+    const both = r.workloads.filter((w) => r.loads.warden?.[w.id] && r.loads[peer][w.id]);
+    const slower = both.filter((w) => !(r.loads.warden[w.id].medianMs < r.loads[peer][w.id].medianMs));
+    const faster = both.length - slower.length;
+    return [
+      LABEL[peer],
+      `${faster} of ${both.length}`,
+      slower.length === 0 ? "—" : slower.map((w) => `${w.id} (${ratio(r.loads.warden[w.id].medianMs / r.loads[peer][w.id].medianMs)})`).join(", "),
+    ];
+  });
+}
+
 /** A Markdown table; `numeric` right-aligns every column but the first. */
 const table = (head, rows, numeric = true) => [
   `| ${head.join(" | ")} |`,
@@ -173,6 +188,8 @@ export function renderReport(r) {
     const l = r.loads[e.id]?.[w.id];
     return l ? `${formatMs(l.medianMs)} (${formatMs(l.p99Ms)})` : "—";
   })])), "");
+  out.push("What a load does differs: Warden's parses, validates every policy (reporting every error), compiles conditions and patterns, builds its index and returns the metadata; CASL's stores the rules; OPA's parses the data for a policy compiled at build time. Warden's load time against each peer's, where both were measured (not among the targets above, which judge decisions):", "");
+  out.push(table(["peer", "Warden's load is faster on", "slower on (Warden / peer)"], loadComparison(r), false), "");
 
   out.push("## Cold start and memory", "", `Each sample is a fresh Node process (${engines[0] && r.cold[engines[0].id] ? r.cold[engines[0].id].samples : "?"} per engine, the median shown): the engine's import, then for the WebAssembly engines the instantiate a Worker pays at cold start (read the .wasm, compile, instantiate, initialise; no policy yet), then one load. Cedar's Node.js build compiles its wasm while it is imported, so its two steps are timed through its web build (the same .wasm and API).`, "");
   // Engines that share another's cold start (Warden without kept decisions) have no row here.
