@@ -12,7 +12,7 @@ import {
   V_MISSING, V_NULL, V_FALSE, V_TRUE, V_NUMBER, V_STRING, V_ARRAY, V_OBJECT, V_INTERNED, V_AGENT, VALUE_EMPTY_STRING,
   tagOf, lengthOf, bytesOf, itemsOf, sizeOf, numberOf, validateValue, invalidReason,
 } from "./value";
-import { Cond, C_CMP, TRUE, FALSE, INDETERMINATE } from "./conditions";
+import { Cond, TRUE, FALSE, INDETERMINATE } from "./conditions";
 import { setRequest, setZoneSlot, evalCond, evalSlotNumber, collectPaths, resetMarks, markCount, markedPath } from "./eval";
 import {
   Policy, Rule, Limit, Alt, Bucket, PolicySet, EFFECT_ALLOW, EFFECT_DENY, EFFECT_ESCALATE, effectRank,
@@ -746,7 +746,8 @@ function judgeInOrder(set: PolicySet, list: usize, n: u32): Rule | null {
     let r = TRUE;
     if (rule.cond != 0) {
       const c = changetype<Cond>(rule.cond);
-      if (c.slotNumber != 0 && c.kind == C_CMP) r = evalSlotNumber(c);
+      // slotNumber is set only on comparisons (eval.ts specialize).
+      if (c.slotNumber != 0) r = evalSlotNumber(c);
       else {
         setZoneSlot(changetype<Policy>(set.policies + offsetof<Policy>() * pi).zoneSlot);
         r = evalCond(c);
