@@ -1,4 +1,4 @@
-import { Warden as CoreWarden, type ConnectOptions, type WardenOptions, type WasmSource } from "@warden/core";
+import { Warden as CoreWarden, cacheOption, type ConnectOptions, type WardenOptions, type WasmSource } from "@warden/core";
 import { indexedDbCache } from "./indexeddb-cache.js";
 
 /** warden.wasm beside this module: found by bundlers, fetched by a page. */
@@ -38,11 +38,8 @@ export class Warden extends CoreWarden {
    * enforces the last good bundle; polling pauses while the page is hidden.
    */
   static override async connect<W extends CoreWarden = Warden>(this: unknown, options: BrowserConnectOptions): Promise<W> {
-    const cache = options.cache === false ? undefined
-      : typeof options.cache === "string" ? indexedDbCache(options.cache)
-      : options.cache ?? indexedDbCache();
     const warden = (await CoreWarden.connect.call(this as typeof Warden, {
-      ...options, cache, wasm: options.wasm ?? defaultWasm(),
+      ...options, cache: cacheOption(options.cache, indexedDbCache), wasm: options.wasm ?? defaultWasm(),
     })) as W;
     if (typeof document !== "undefined") {
       const follow = () => (document.visibilityState === "hidden" ? warden.pause() : warden.resume());

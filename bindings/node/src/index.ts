@@ -1,4 +1,4 @@
-import { Warden as CoreWarden, PolicyInvalidError, type ConnectOptions, type PolicyMetadata, type WardenOptions } from "@warden/core";
+import { Warden as CoreWarden, PolicyInvalidError, cacheOption, type ConnectOptions, type PolicyMetadata, type WardenOptions } from "@warden/core";
 import { diskCache } from "./disk-cache.js";
 import { readPolicyFiles, type LocatedPolicyError } from "./policy-files.js";
 import { wardenModule } from "./wasm.js";
@@ -36,13 +36,10 @@ export class Warden extends CoreWarden {
    * Cache problems are reported as process warnings.
    */
   static override async connect<W extends CoreWarden = Warden>(this: unknown, options: NodeConnectOptions): Promise<W> {
-    const cache = options.cache === false ? undefined
-      : typeof options.cache === "string" ? diskCache(options.cache)
-      : options.cache ?? diskCache();
     return CoreWarden.connect.call(this as typeof Warden, {
       ...options,
       wasm: options.wasm ?? wardenModule(),
-      cache,
+      cache: cacheOption(options.cache, diskCache),
       warn: options.warn ?? ((message: string) => process.emitWarning(message, { code: "WARDEN_BUNDLE" })),
     }) as Promise<W>;
   }

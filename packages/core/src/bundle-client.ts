@@ -20,6 +20,15 @@ export interface BundleCache {
   setAll?(entries: Record<string, string>): Promise<void>;
 }
 
+/**
+ * A runtime's `cache` option as a BundleCache: `false` for none, a string
+ * names one of the runtime's own stores (a folder, a database), and absent is
+ * the runtime's default store.
+ */
+export function cacheOption(option: BundleCache | string | false | undefined, store: (name?: string) => BundleCache): BundleCache | undefined {
+  return option === false ? undefined : typeof option === "string" ? store(option) : option ?? store();
+}
+
 export interface ConnectOptions extends BundleTrust {
   /** The bundle's URL (any static host or CDN). */
   url: string;

@@ -12,5 +12,6 @@ export { buildBundle, signingKeyFromSeed } from "./bundle-crypto.js";
 export type { BundleSpec } from "./bundle-crypto.js";
 export type { BundleTrust } from "./bundle-loader.js";
 export type { BundleCache, BundleSource, BundleStatus, BundleUpdate, ConnectOptions } from "./bundle-client.js";
+export { cacheOption } from "./bundle-client.js";
 export type { ErrorCode, PolicyError } from "./errors.js";
 export type { PolicyMetadata, WasmSource } from "./engine-host.js";
