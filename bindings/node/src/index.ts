@@ -73,11 +73,12 @@ export { readPolicyFiles, formatError } from "./policy-files.js";
 export type { LocatedPolicyError, PolicyFiles } from "./policy-files.js";
 export { wasmPath, wardenModule } from "./wasm.js";
 export { diskCache, defaultCacheDir } from "./disk-cache.js";
+export { auditLog, type AuditLog } from "./audit-log.js";
 export {
-  PolicyInvalidError, PolicyViolationError, WardenError, BundleError, buildBundle, parseBundle, signingKeyFromSeed,
+  PolicyInvalidError, PolicyViolationError, WardenError, BundleError, buildBundle, parseBundle, signingKeyFromSeed, REDACTED,
 } from "@warden/core";
 export type {
   Agent, CheckOptions, Decision, Effect, ErrorCode, Explanation, ExplainedRule, PatternMatch, PolicyDocument, PolicyError,
   PolicyInput, PolicyMetadata, RateLimitRef, RecoveredEvent, WardenOptions, BundleCache, BundleFile, BundleSpec,
-  BundleStatus, BundleTrust, BundleUpdate, ConnectOptions, WardenEvents,
+  BundleStatus, BundleTrust, BundleUpdate, ConnectOptions, WardenEvents, AuditRecord, AuditSink,
 } from "@warden/core";

@@ -3,6 +3,8 @@ export type {
   Agent, ApprovalHandler, ApprovalRequest, CheckOptions, Explanation, ExplainedRule, PatternMatch, WardenEvents, PolicyDocument, PolicyInput, RecoveredEvent, WardenOptions,
 } from "./warden.js";
 export { PolicyViolationError } from "./decision.js";
+export { REDACTED } from "./audit.js";
+export type { AuditRecord, AuditSink } from "./audit.js";
 export { canonicalJson, requestDigest } from "./approval.js";
 export type { Decision, Effect, RateLimitRef } from "./decision.js";
 export { WardenError, PolicyInvalidError } from "./errors.js";

@@ -7,6 +7,7 @@ import { PolicyViolationError, type Decision, type Effect, type RateLimitRef } f
 import { MISSING, checkContext, ContextPaths } from "./context.js";
 import { checkZone, zoneOffset } from "./time-zones.js";
 import { requestDigest } from "./approval.js";
+import { auditRecord, isRecorded, redactedPaths, type AuditRecord, type AuditSink } from "./audit.js";
 
 /** A policy document (policy-language.md §1), as parsed from JSON or YAML. */
 export type PolicyDocument = { readonly [field: string]: unknown };
@@ -58,6 +59,13 @@ export interface WardenOptions {
   keepDecisions?: boolean;
   /** Who approves escalated requests in `authorize` (§8), and how long an answer may take (default 5 minutes). */
   approvals?: { handler: ApprovalHandler; timeout?: number };
+  /**
+   * Where audit records go (policy-language.md §1): one per decision of
+   * `check`, `checkRequest`, `enforce` and `authorize` that its rule's `log`
+   * and its policy's `audit` settings record. Without it (and without an
+   * `alert` listener) checks pay nothing for auditing.
+   */
+  audit?: AuditSink;
 }
 
 /** How a rule's action or resource patterns met the request. */
@@ -93,6 +101,10 @@ export interface WardenEvents {
   recovered: RecoveredEvent;
   update: BundleUpdate;
   error: { error: WardenError; source: BundleSource };
+  /** A decision whose rule has `alert: true`, as its audit record (whether or not it is recorded). */
+  alert: AuditRecord;
+  /** The audit sink or an `alert` listener threw; the decision stands. */
+  auditError: { error: unknown; record: AuditRecord };
 }
 
 /** Emitted after the engine trapped and a fresh instance took over. */
@@ -165,8 +177,13 @@ export class Warden {
   /** One-time approvals by request digest → approver. */
   private readonly granted = new Map<string, string>();
   private readonly listeners: { [E in keyof WardenEvents]: Set<Listener<WardenEvents[E]>> } = {
-    recovered: new Set(), update: new Set(), error: new Set(),
+    recovered: new Set(), update: new Set(), error: new Set(), alert: new Set(), auditError: new Set(),
   };
+  /** Where audit records go, and every policy's `audit.redact` paths (the policies in force). */
+  private auditSink: AuditSink | null = null;
+  private redacted: readonly string[] = [];
+  /** Whether decisions are observed (an audit sink or an `alert` listener): `check` and `checkRequest` are then wrapped. */
+  private observing = false;
   // Bundles: the highest version ever loaded (nothing older loads again), and where the one in force came from.
   private highest = 0;
   private source: BundleSource | null = null;
@@ -191,6 +208,10 @@ export class Warden {
     );
     warden.approvals = options.approvals;
     warden.keepDecisions = options.keepDecisions ?? true;
+    if (options.audit) {
+      warden.auditSink = options.audit;
+      warden.observe();
+    }
     if (options.policies !== undefined) warden.load(options.policies);
     return warden;
   }
@@ -229,6 +250,7 @@ export class Warden {
     this.decisionCount = 0;
     this.contextPaths = new ContextPaths(result.metadata.paths.slice(0, result.metadata.context_paths));
     this.zones = result.metadata.zones;
+    this.redacted = redactedPaths(result.metadata);
     const version = this.version;
     this.outcomes = result.metadata.policies.map((p) => new Array<Outcome | undefined>(p.rules.length));
     this.defaultAllow = outcome("allow", -1, -1, null, null, DEFAULT_ALLOW_REASON, false, true, null, false, version);
@@ -323,7 +345,10 @@ export class Warden {
       if (answer.approved) approver = (answer as { approver?: string }).approver ?? "";
     }
     if (approver === undefined) throw new PolicyViolationError(d);
-    return { ...d, allowed: true, approvedBy: approver, approvalDigest: digest };
+    const approved = { ...d, allowed: true, approvedBy: approver, approvalDigest: digest };
+    // The escalation was observed by `check`; the approval is a decision of its own, naming the approver.
+    if (this.observing) this.observed(approved, action, resource, context, options?.agent, options?.time);
+    return approved;
   }
 
   /** Lets the request with this digest through `authorize` once, approved by `approver` (an approval given out of band). */
@@ -362,7 +387,60 @@ export class Warden {
   on<E extends keyof WardenEvents>(event: E, listener: Listener<WardenEvents[E]>): () => void {
     const set = this.listeners[event] as Set<Listener<WardenEvents[E]>>;
     set.add(listener);
+    if (event === "alert") this.observe();
     return () => set.delete(listener);
+  }
+
+  /**
+   * From now on, every decision of `check` and `checkRequest` (and so of
+   * `enforce` and `authorize`) is observed: recorded and alerted as its
+   * policies say. The methods are wrapped on this instance only, so a client
+   * that never audits runs the very same `check` as before.
+   */
+  private observe(): void {
+    if (this.observing) return;
+    this.observing = true;
+    const proto = Object.getPrototypeOf(this) as Warden;
+    const check = proto.check;
+    const checkRequest = proto.checkRequest;
+    this.check = (action, resource, context, options) => {
+      const d = check.call(this, action, resource, context, options);
+      this.observed(d, action, resource, context, options?.agent, options?.time);
+      return d;
+    };
+    this.checkRequest = (request) => {
+      const d = checkRequest.call(this, request);
+      const r = request !== null && typeof request === "object" ? (request as Record<string, unknown>) : {};
+      this.observed(d, r.action, r.resource, r.context, r.agent, r.time);
+      return d;
+    };
+  }
+
+  /** Writes the decision's audit record and raises its alert, as its policies say; never throws. */
+  private observed(d: Decision, action: unknown, resource: unknown, context: unknown, agent: unknown, time: unknown): void {
+    const sink = this.auditSink !== null && isRecorded(d, this.meta) ? this.auditSink : null;
+    if (sink === null && !d.alert) return;
+    let record: AuditRecord;
+    try {
+      record = auditRecord(d, { action, resource, context, agent, time }, this.clock, this.redacted);
+    } catch {
+      return; // only the clock can throw here, and the decision already read it
+    }
+    if (d.alert) this.guarded(record, () => this.emit("alert", record));
+    if (sink !== null) this.guarded(record, () => sink(record));
+  }
+
+  /** Runs user code given a record: what it throws is an `auditError` event (and what that throws, nothing). */
+  private guarded(record: AuditRecord, f: () => void): void {
+    try {
+      f();
+    } catch (error) {
+      try {
+        this.emit("auditError", { error, record });
+      } catch {
+        // The decision stands whatever its observers throw.
+      }
+    }
   }
 
   private emit<E extends keyof WardenEvents>(event: E, value: WardenEvents[E]): void {
