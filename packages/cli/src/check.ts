@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { Warden, PolicyInvalidError, type Agent, type Decision, type LocatedPolicyError } from "@warden/node";
+import { Warden, PolicyInvalidError, auditLog, type Agent, type AuditLog, type Decision, type LocatedPolicyError } from "@warden/node";
 import { parse, jsonOption, UsageError } from "./usage.js";
 import { formatDecision, formatExplanation } from "./decision-format.js";
 
@@ -13,6 +13,7 @@ export async function check(args: string[]): Promise<number> {
     explain: { type: "boolean" },
     requests: { type: "string" },
     json: { type: "boolean" },
+    audit: { type: "string" },
   });
   const policies = values.policy ?? [];
   if (policies.length === 0) throw new UsageError("check needs --policy FILE (one or more)");
@@ -20,20 +21,43 @@ export async function check(args: string[]): Promise<number> {
     if (positionals.length > 0 || values.agent || values.context || values.time || values.explain) {
       throw new UsageError("with --requests, the requests come from the file: leave out ACTION, --agent, --context, --time and --explain");
     }
-    return batch(policies, values.requests, values.json === true);
+    return withAudit(values.audit, (log) => batch(policies, values.requests!, values.json === true, log));
   }
   if (positionals.length < 1 || positionals.length > 2) throw new UsageError("check needs ACTION and, optionally, RESOURCE");
+  return withAudit(values.audit, (log) => single(policies, positionals, values, log));
+}
+
+/** Runs `f` with the audit log at `path` (none without one), closed once `f` is done. */
+async function withAudit(path: string | undefined, f: (log: AuditLog | undefined) => Promise<number>): Promise<number> {
+  const log = path === undefined ? undefined : auditLog(path);
+  try {
+    return await f(log);
+  } finally {
+    await log?.close();
+  }
+}
+
+/** Reports what the audit log could not take (the decisions stand). */
+function reportAuditErrors(warden: Warden): void {
+  warden.on("auditError", (e) => console.error(`warden: an audit record was not written: ${(e.error as Error)?.message ?? String(e.error)}`));
+}
+
+async function single(
+  policies: string[], positionals: string[], values: { agent?: string; context?: string; time?: string; explain?: boolean; json?: boolean },
+  log: AuditLog | undefined,
+): Promise<number> {
   const [action, resource] = positionals;
   const context = jsonOption("context", values.context) as object | undefined;
   const agent = jsonOption("agent", values.agent) as Agent | null | undefined;
   let warden: Warden;
   try {
-    warden = await Warden.fromFile(policies);
+    warden = await Warden.fromFile(policies, { audit: log });
   } catch (e) {
     if (!(e instanceof PolicyInvalidError)) throw e;
     printLoadErrors(e.errors as LocatedPolicyError[]);
     return 2;
   }
+  reportAuditErrors(warden);
   const options = { agent, time: values.time };
   let d: Decision;
   if (values.explain) {
@@ -106,17 +130,18 @@ function answer(warden: Warden, line: Uint8Array | null): Record<string, unknown
  * (huge, deeply nested, not UTF-8, not JSON: an invalid request, which is
  * denied), and the lines after it keep their answers.
  */
-async function batch(policies: string[], requests: string, json: boolean): Promise<number> {
+async function batch(policies: string[], requests: string, json: boolean, log: AuditLog | undefined): Promise<number> {
   if (!json) throw new UsageError("batch mode (--requests) prints JSON lines: add --json");
   let warden: Warden;
   try {
-    warden = await Warden.fromFile(policies);
+    warden = await Warden.fromFile(policies, { audit: log });
   } catch (e) {
     if (!(e instanceof PolicyInvalidError)) throw e;
     const first = e.errors[0];
     process.stdout.write(`${JSON.stringify({ error: { code: "ERR_POLICY_INVALID", policy: first.policy, pointer: first.pointer, message: first.message } })}\n`);
     return 2;
   }
+  reportAuditErrors(warden);
   const out = new LineWriter();
   await forEachLine(requests, (line) => out.write(JSON.stringify(answer(warden, line))), () => out.drained());
   await out.end();

@@ -132,3 +132,48 @@ describe("warden check --requests (batch mode)", () => {
     ]);
   });
 });
+
+describe("warden check --audit and warden audit", () => {
+  it("appends the records the policies ask for, and prints them filtered, with a count", () => {
+    const dir = tempDir();
+    const policy = join(dir, "p.json");
+    writeFileSync(policy, JSON.stringify({
+      name: "support", audit: { log_allowed: false, redact: ["user.email"] },
+      rules: [
+        { name: "lookups", effect: "allow", action: "tool.call", resource: "tool/lookup_*" },
+        { name: "refunds", effect: "escalate", action: "tool.call", resource: "tool/refund", reason: "a person approves refunds" },
+        { name: "deletes", effect: "deny", action: "tool.call", resource: "tool/delete_*", alert: true },
+      ],
+    }));
+    const log = join(dir, "logs", "audit.jsonl");
+    const one = warden(["check", "--policy", policy, "--audit", log, "--agent", '{"id":"bot"}', "--context", '{"user":{"email":"a@b.c"}}', "--time", "2026-03-05T10:00:00Z", "tool.call", "tool/delete_account"]);
+    expect(one.code).toBe(1);
+    const requests = join(dir, "requests.jsonl");
+    writeFileSync(requests, [
+      { action: "tool.call", resource: "tool/lookup_order", time: "2026-03-05T10:01:00Z" },
+      { action: "tool.call", resource: "tool/refund", agent: { id: "bot" }, time: "2026-03-05T10:02:00Z" },
+      { action: "tool.call", resource: "tool/refund", agent: { id: "other" }, time: "2026-03-05T10:03:00Z" },
+    ].map((r) => JSON.stringify(r)).join("\n"));
+    expect(warden(["check", "--policy", policy, "--requests", requests, "--json", "--audit", log]).code).toBe(0);
+
+    const records = readFileSync(log, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+    // The allowed lookup is not recorded (log_allowed: false); the email is redacted.
+    expect(records.map((r) => [r.effect, r.resource, r.agent?.id ?? null])).toEqual([
+      ["deny", "tool/delete_account", "bot"], ["escalate", "tool/refund", "bot"], ["escalate", "tool/refund", "other"],
+    ]);
+    expect(records[0]).toMatchObject({ at: "2026-03-05T10:00:00.000Z", alert: true, context: { user: { email: "[redacted]" } } });
+
+    const all = warden(["audit", log]);
+    expect(all.code).toBe(0);
+    expect(all.out.split("\n")[0]).toBe("2026-03-05T10:00:00.000Z  DENY      tool.call tool/delete_account  agent bot  rule 2 (deletes) of policy 0 (support) — denied by rule 2 (`deletes`) of policy 0 (`support`)  [ALERT]");
+    expect(all.out.trimEnd().split("\n").at(-1)).toBe("3 records: 0 allowed, 1 denied, 2 escalated (0 approved), 1 alert");
+    const filtered = warden(["audit", log, "--effect", "escalate", "--agent", "bot", "--json"]);
+    expect(filtered.out.trim().split("\n").map((l) => JSON.parse(l).at)).toEqual(["2026-03-05T10:02:00.000Z"]);
+    expect(warden(["audit", log, "--since", "2026-03-05T10:02:30Z"]).out).toContain("1 record: 0 allowed, 0 denied, 1 escalated");
+
+    writeFileSync(log, "not json\n", { flag: "a" });
+    const bad = warden(["audit", log]);
+    expect(bad).toMatchObject({ code: 1, err: `${log}:4: not an audit record (a JSON object with at, effect and allowed)\n` });
+    expect(warden(["audit", log, "--effect", "permit"])).toMatchObject({ code: 2 });
+  });
+});

@@ -5,6 +5,7 @@ import { runTests } from "./policy-tests.js";
 import { init } from "./init.js";
 import { keygen } from "./keygen.js";
 import { bundle } from "./bundle-command.js";
+import { audit } from "./audit.js";
 import { UsageError } from "./usage.js";
 
 const USAGE = `warden — policies for AI agents
@@ -14,13 +15,20 @@ usage:
       Check policy files (YAML or JSON); print every error as
       file:line:col pointer message. Exit 1 when there is any.
 
-  warden check --policy FILE... [--agent JSON] [--context JSON] [--time RFC3339] [--explain] ACTION [RESOURCE]
+  warden check --policy FILE... [--agent JSON] [--context JSON] [--time RFC3339] [--explain] [--audit FILE] ACTION [RESOURCE]
       Decide one request and print the decision (exit 0 allowed, 1 denied or escalated).
 
-  warden check --policy FILE... --requests FILE.jsonl --json
+  warden check --policy FILE... --requests FILE.jsonl --json [--audit FILE]
       Decide a file of requests (one JSON object a line: action, resource,
       context, agent, time) in order against one engine; print one JSON line
       per request. Exit 2 when the policies do not load.
+
+      With --audit FILE, either form also appends an audit record (a JSON
+      line) for each decision the policies record (rule log, audit settings).
+
+  warden audit FILE... [--effect allow|deny|escalate]... [--agent ID] [--since RFC3339] [--json]
+      Print the records of audit logs, one a line (or as JSON lines), and
+      how many there were. Exit 1 when a line is not an audit record.
 
   warden test FILE...
       Run policy test files (groups of policies or policy_files, and cases
@@ -63,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
       return keygen(rest);
     case "bundle":
       return bundle(rest);
+    case "audit":
+      return audit(rest);
     case undefined:
     case "help":
     case "-h":
@@ -70,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command \`${command}\`: use validate, check, test, init, keygen or bundle`);
+      throw new UsageError(`unknown command \`${command}\`: use validate, check, test, init, keygen, bundle or audit`);
   }
 }
 
