@@ -23,6 +23,7 @@ from ._bundle_client import (
     ErrorRecord,
     FetchRecord,
 )
+from ._audit import REDACTED, AuditErrorEvent, AuditLog, AuditSink, audit_log
 from ._bundle_crypto import build_bundle, public_key_of, signing_key_from_seed
 from ._bundle_format import BundleFile, parse_bundle
 from ._bundle_loader import BundleTrust
@@ -64,6 +65,9 @@ __all__ = [
     "ApprovalHandler",
     "ApprovalRequest",
     "Approvals",
+    "AuditErrorEvent",
+    "AuditLog",
+    "AuditSink",
     "BundleCache",
     "BundleCacheWarning",
     "BundleError",
@@ -84,11 +88,13 @@ __all__ = [
     "PolicyFiles",
     "PolicyInvalidError",
     "PolicyViolationError",
+    "REDACTED",
     "RateLimitRef",
     "RecoveredEvent",
     "RequestError",
     "Warden",
     "WardenError",
+    "audit_log",
     "build_bundle",
     "canonical_json",
     "default_cache_dir",

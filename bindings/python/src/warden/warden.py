@@ -21,6 +21,7 @@ from ._bundle_client import (
     BundleStatus,
     BundleUpdate,
 )
+from ._audit import AuditErrorEvent, AuditSink, audit_record, is_recorded, redacted_paths
 from ._bundle_loader import BundleTrust, open_bundle
 from ._context import MISSING, NOT_OBJECT, check_context, context_problem, value_at
 from ._disk_cache import DiskCache
@@ -57,7 +58,7 @@ from .errors import (
 
 logger = logging.getLogger("warden")
 
-EventName = Literal["recovered", "update", "error"]
+EventName = Literal["recovered", "update", "error", "alert", "audit_error"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _EFFECTS: tuple[Effect, ...] = ("deny", "allow", "escalate")
@@ -141,13 +142,18 @@ class Warden:
 
     def __init__(
         self, *, clock: Callable[[], int] | None = None, approvals: Approvals | None = None, keep_decisions: bool = True,
+        audit: AuditSink | None = None,
     ) -> None:
         """A client with no policies (every request is denied until some load).
         ``clock`` gives the time in epoch nanoseconds (default ``time.time_ns``);
         ``approvals`` says who approves escalated requests in ``authorize``;
         ``keep_decisions=False`` sends every check to the engine (by default,
         while the policies in force decide by action and resource alone,
-        ``check`` keeps their decisions: see ``check``)."""
+        ``check`` keeps their decisions: see ``check``); ``audit`` is where
+        audit records go (docs/audit.md: one dict per decision of ``check``,
+        ``check_request``, ``enforce`` and ``authorize`` that the policies
+        record, e.g. ``audit_log(path)``). Without it, and without an
+        ``"alert"`` listener, checks do no audit work at all."""
         if approvals is not None and not isinstance(approvals, Approvals):
             raise TypeError("approvals must be an Approvals(handler, timeout=...), not " + type(approvals).__name__)
         self._approvals = approvals
@@ -179,7 +185,15 @@ class Warden:
         #: every load. Read without a lock; filled and emptied under ``_kept_lock``.
         self._kept: dict[tuple[str, str], Decision] | None = None
         self._kept_lock = threading.Lock()
-        self._listeners: dict[EventName, list[Callable[[Any], None]]] = {"recovered": [], "update": [], "error": []}
+        self._listeners: dict[EventName, list[Callable[[Any], None]]] = {
+            "recovered": [], "update": [], "error": [], "alert": [], "audit_error": [],
+        }
+        #: Where audit records go, every policy's ``audit.redact`` paths, and whether decisions are observed.
+        self._audit: AuditSink | None = audit
+        self._redacted: tuple[str, ...] = ()
+        self._observing = False
+        if audit is not None:
+            self._observe()
         self._pending: list[tuple[EventName, Any]] = []
         # Bundles: the highest version ever loaded (nothing older loads again), and where the one in force came from.
         self._bundle_lock = threading.RLock()
@@ -200,10 +214,11 @@ class Warden:
         clock: Callable[[], int] | None = None,
         approvals: Approvals | None = None,
         keep_decisions: bool = True,
+        audit: AuditSink | None = None,
     ) -> Warden:
         """A client with ``policies`` loaded: a list of policy dicts (one dict is
         one policy) or their JSON array as text. Raises ``PolicyInvalidError``."""
-        warden = cls(clock=clock, approvals=approvals, keep_decisions=keep_decisions)
+        warden = cls(clock=clock, approvals=approvals, keep_decisions=keep_decisions, audit=audit)
         warden.load(policies)
         return warden
 
@@ -215,11 +230,12 @@ class Warden:
         clock: Callable[[], int] | None = None,
         approvals: Approvals | None = None,
         keep_decisions: bool = True,
+        audit: AuditSink | None = None,
     ) -> Warden:
         """A client with the policies of one or more files (YAML or JSON; each
         holds a policy or a list of them; they concatenate in order). Raises
         ``PolicyInvalidError`` whose errors carry ``file``, ``line`` and ``column``."""
-        warden = cls(clock=clock, approvals=approvals, keep_decisions=keep_decisions)
+        warden = cls(clock=clock, approvals=approvals, keep_decisions=keep_decisions, audit=audit)
         warden.load_file(paths)
         return warden
 
@@ -239,6 +255,7 @@ class Warden:
         clock: Callable[[], int] | None = None,
         approvals: Approvals | None = None,
         keep_decisions: bool = True,
+        audit: AuditSink | None = None,
     ) -> Warden:
         """A client that enforces a project's signed bundles from ``url``: it
         loads its cache first (offline, the last good bundle), then the network,
@@ -252,7 +269,7 @@ class Warden:
         ...     project="proj_support", project_key=os.environ["WARDEN_PROJECT_KEY"],
         ...     trusted_keys={"k1": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
         """
-        warden = cls(clock=clock, approvals=approvals, keep_decisions=keep_decisions)
+        warden = cls(clock=clock, approvals=approvals, keep_decisions=keep_decisions, audit=audit)
         cache = None if cache_dir is False else DiskCache(cache_dir)
         trust = BundleTrust(project, dict(trusted_keys), project_key, allow_plain)
         client = BundleClient(
@@ -311,6 +328,7 @@ class Warden:
         self._policy_names = tuple(p["name"] for p in meta["policies"])
         self._limit_reasons = tuple(tuple(limit["reason"] for limit in p["rate_limits"]) for p in meta["policies"])
         self._paths = tuple(meta["paths"])
+        self._redacted = redacted_paths(meta)
         for p in meta["policies"]:
             p["rules"] = [_rule_metadata(r) for r in p["rules"]]
         self._meta = meta
@@ -433,7 +451,7 @@ class Warden:
         approver = self._take_grant(request.digest)
         if approver is None and self._approvals is not None:
             approver = ask(self._approvals, request)
-        return self._approved(d, request.digest, approver)
+        return self._approved(d, request, approver, time)
 
     async def authorize_async(
         self,
@@ -452,7 +470,7 @@ class Warden:
         approver = self._take_grant(request.digest)
         if approver is None and self._approvals is not None:
             approver = await ask_async(self._approvals, request)
-        return self._approved(d, request.digest, approver)
+        return self._approved(d, request, approver, time)
 
     def grant_approval(self, digest: str, approver: str) -> None:
         """Lets the request with this digest (``request_digest``) through
@@ -482,11 +500,14 @@ class Warden:
         with self._granted_lock:
             return self._granted.pop(digest, None)
 
-    @staticmethod
-    def _approved(d: Decision, digest: str, approver: str | None) -> Decision:
+    def _approved(self, d: Decision, request: ApprovalRequest, approver: str | None, time: Any) -> Decision:
         if approver is None:
             raise PolicyViolationError(d)
-        return dataclasses.replace(d, allowed=True, approved_by=approver, approval_digest=digest)
+        approved = dataclasses.replace(d, allowed=True, approved_by=approver, approval_digest=request.digest)
+        # The escalation was observed by ``check``; the approval is a decision of its own, naming the approver.
+        if self._observing:
+            self._observed(approved, request.action, request.resource, request.context, request.agent, time)
+        return approved
 
     def explain(
         self,
@@ -729,20 +750,80 @@ class Warden:
     def on(self, event: EventName, listener: Callable[[Any], None]) -> Callable[[], None]:
         """Listens for ``"update"`` (a bundle loaded: ``BundleUpdate``), ``"error"``
         (a bundle refused or a fetch failed, the bundle in force stays:
-        ``BundleErrorEvent``) or ``"recovered"`` (the engine trapped and a fresh
-        instance took over: ``RecoveredEvent``); returns a function that stops.
-        Listeners run on the thread that caused the event (the poller's, for
-        bundles); an exception in one is logged, never raised."""
+        ``BundleErrorEvent``), ``"recovered"`` (the engine trapped and a fresh
+        instance took over: ``RecoveredEvent``), ``"alert"`` (a decision whose
+        rule has ``alert: true``: its audit record, a dict) or ``"audit_error"``
+        (the audit sink or an alert listener raised: ``AuditErrorEvent``);
+        returns a function that stops. Listeners run on the thread that caused
+        the event (the poller's, for bundles); an exception in one is logged,
+        never raised (in an alert listener, it is an ``"audit_error"`` event)."""
         if event not in self._listeners:
-            raise ValueError(f"unknown event {event!r}: use 'recovered', 'update' or 'error'")
+            raise ValueError(f"unknown event {event!r}: use 'recovered', 'update', 'error', 'alert' or 'audit_error'")
         listeners = self._listeners[event]
         listeners.append(listener)
+        if event == "alert":
+            self._observe()
 
         def stop() -> None:
             if listener in listeners:
                 listeners.remove(listener)
 
         return stop
+
+    def _observe(self) -> None:
+        """From now on every decision of ``check`` and ``check_request`` (and so
+        of ``enforce`` and ``authorize``) is observed: recorded and alerted as
+        its policies say. The methods are wrapped on this instance only, so a
+        client that never audits runs the very same ``check`` as before."""
+        if self._observing:
+            return
+        self._observing = True
+        check = self.check
+        check_request = self.check_request
+
+        def observed_check(
+            action: str, resource: str = "", context: Mapping[str, Any] | None = None, agent: Agent | None = None,
+            time: str | datetime | float | None = None,
+        ) -> Decision:
+            d = check(action, resource, context, agent, time)
+            self._observed(d, action, resource, context, agent, time)
+            return d
+
+        def observed_check_request(request: Mapping[str, Any] | str | bytes) -> Decision:
+            d = check_request(request)
+            r, _ = self._request_form(request)
+            r = r if isinstance(r, dict) else {}
+            self._observed(d, r.get("action"), r.get("resource"), r.get("context"), r.get("agent"), r.get("time"))
+            return d
+
+        self.check = observed_check  # type: ignore[method-assign]
+        self.check_request = observed_check_request  # type: ignore[method-assign]
+
+    def _observed(self, d: Decision, action: Any, resource: Any, context: Any, agent: Any, time: Any) -> None:
+        """Writes the decision's audit record and raises its alert, as its policies say; never raises."""
+        sink = self._audit if self._audit is not None and is_recorded(d, self._meta) else None
+        if sink is None and not d.alert:
+            return
+        try:
+            record = audit_record(d, action, resource, context, agent, time, self._clock, self._redacted)
+        except Exception:
+            logger.exception("warden: an audit record could not be made")
+            return
+        if d.alert:
+            for listener in list(self._listeners["alert"]):
+                self._guarded(record, listener)
+        if sink is not None:
+            self._guarded(record, sink)
+
+    def _guarded(self, record: dict[str, Any], f: Callable[[dict[str, Any]], None]) -> None:
+        """Runs an audit sink or alert listener: what it raises is an ``"audit_error"`` event (logged when none listens)."""
+        try:
+            f(record)
+        except Exception as error:
+            if self._listeners["audit_error"]:
+                self._emit("audit_error", AuditErrorEvent(error, record))
+            else:
+                logger.warning("warden: an audit record was not written: %s", error)
 
     def _emit(self, event: EventName, value: Any) -> None:
         for listener in list(self._listeners[event]):
