@@ -70,8 +70,20 @@ func WithApprovals(handler ApprovalHandler, timeout time.Duration) Option {
 // string that is not UTF-8 at a path no policy reads) cannot be approved: it
 // returns an *Error with ERR_REQUEST_INVALID that wraps the
 // *PolicyViolationError.
+//
+// With an audit sink or an alert handler, the decision is recorded as Check
+// records it, and an approval is a second record: the escalation with
+// Allowed true, ApprovedBy and ApprovalDigest.
 func (w *Warden) Authorize(ctx context.Context, r Request) (Decision, error) {
-	d := w.Check(ctx, r)
+	var d Decision
+	var seen *input // the request as its audit records show it
+	if w.observing {
+		seen = new(input)
+		d = w.checkSeen(ctx, &r, seen)
+		w.observed(ctx, &d, seen)
+	} else {
+		d = w.Check(ctx, r)
+	}
 	if d.Allowed {
 		return d, nil
 	}
@@ -91,6 +103,9 @@ func (w *Warden) Authorize(ctx context.Context, r Request) (Decision, error) {
 		return d, violation
 	}
 	d.Allowed, d.ApprovedBy, d.ApprovalDigest = true, approver, digest
+	if seen != nil {
+		w.observed(ctx, &d, seen)
+	}
 	return d, nil
 }
 

@@ -171,11 +171,25 @@ type PolicyInfo struct {
 	RateLimits    []RateLimitInfo `json:"rate_limits"`
 }
 
-// AuditInfo is a policy's `audit` settings, with their defaults.
+// AuditInfo is a policy's `audit` settings, with their defaults: which
+// decisions of the policy are recorded (WithAudit), and which context paths
+// no record shows.
 type AuditInfo struct {
 	LogAllowed bool     `json:"log_allowed"`
 	LogDenied  bool     `json:"log_denied"`
 	Redact     []string `json:"redact"`
+}
+
+// UnmarshalJSON reads a policy's audit settings; null, or a member left out,
+// stands for its default (log_allowed and log_denied true, no redact).
+func (a *AuditInfo) UnmarshalJSON(data []byte) error {
+	type plain AuditInfo // without this method
+	p := plain{LogAllowed: true, LogDenied: true}
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	*a = AuditInfo(p)
+	return nil
 }
 
 // RuleInfo is what a decision won by a rule carries besides its indexes.

@@ -34,7 +34,9 @@
 // Policies ship as signed (Ed25519), encrypted (AES-256-GCM), versioned
 // bundles (shared/spec/bundle-format.md): Connect fetches, verifies, caches
 // and polls them, and never rolls back; LoadBundle loads one bundle file.
-// Middleware guards a net/http handler.
+// Middleware guards a net/http handler. WithAudit hands an audit sink (such
+// as AuditLog, JSON lines) a record of every decision the policies record,
+// and OnAlert is told of decisions whose rule has alert (docs/audit.md).
 //
 // A Warden is safe for concurrent use. Errors carry stable codes (the Err*
 // constants; see Code).

@@ -74,30 +74,23 @@ var requestMembers = map[string]bool{"action": true, "resource": true, "context"
 // parseRequest reads a request in its JSON form: an object of `action`, and
 // optionally `resource`, `context`, `agent` and `time` (RFC 3339 text), and no
 // other members. The values of the members are checked on the way to the
-// engine, as for a Request.
+// engine, as for a Request. A request it refuses still comes back with what
+// could be read of it, for its audit record (an absent action a raw nil).
 func parseRequest(data []byte) (input, error) {
+	in := input{rawAction: true}
 	doc, err := parseJSON(data)
 	if err != nil {
-		return input{}, invalidRequest(fmt.Sprintf("the request is not JSON: %v", err))
+		return in, invalidRequest(fmt.Sprintf("the request is not JSON: %v", err))
 	}
 	r, ok := doc.(map[string]any)
 	if !ok {
-		return input{}, invalidRequest("a request must be a JSON object")
+		return in, invalidRequest("a request must be a JSON object")
 	}
-	for k := range r {
-		if !requestMembers[k] {
-			return input{}, invalidRequest(fmt.Sprintf("unknown request member `%s`: a request has `action`, `resource`, `context`, `agent` and `time`", k))
-		}
-	}
-	action, ok := r["action"]
-	if !ok {
-		return input{}, invalidRequest("a request needs `action`")
-	}
-	var in input
+	action, hasAction := r["action"]
 	if s, isString := action.(string); isString {
-		in.action = s
+		in.action, in.rawAction = s, false
 	} else {
-		in.actionRaw, in.rawAction = action, true
+		in.actionRaw = action
 	}
 	if resource, ok := r["resource"]; ok {
 		if s, isString := resource.(string); isString {
@@ -109,19 +102,29 @@ func parseRequest(data []byte) (input, error) {
 	if agent, ok := r["agent"]; ok {
 		in.agentRaw, in.rawAgent = agent, true
 	}
-	if c, ok := r["context"]; ok {
-		m, isObject := c.(map[string]any)
-		if !isObject {
-			return input{}, invalidRequest("`context` must be a JSON object")
-		}
+	c, hasContext := r["context"]
+	m, contextIsObject := c.(map[string]any)
+	if contextIsObject {
 		in.context = m
 	}
-	if t, ok := r["time"]; ok {
-		s, isString := t.(string)
-		if !isString {
-			return input{}, invalidRequest("`time` must be an RFC 3339 string")
-		}
+	t, hasTime := r["time"]
+	s, timeIsString := t.(string)
+	if timeIsString {
 		in.timeText, in.hasText = s, true
+	}
+	for k := range r {
+		if !requestMembers[k] {
+			return in, invalidRequest(fmt.Sprintf("unknown request member `%s`: a request has `action`, `resource`, `context`, `agent` and `time`", k))
+		}
+	}
+	if !hasAction {
+		return in, invalidRequest("a request needs `action`")
+	}
+	if hasContext && !contextIsObject {
+		return in, invalidRequest("`context` must be a JSON object")
+	}
+	if hasTime && !timeIsString {
+		return in, invalidRequest("`time` must be an RFC 3339 string")
 	}
 	return in, nil
 }

@@ -40,6 +40,10 @@ type Warden struct {
 	// grants are the one-time approvals (GrantApproval): digest → approver.
 	grantsMu sync.Mutex
 	grants   map[string]string
+
+	// observing: decisions are observed (audit.go), as there is an audit
+	// sink or an alert handler. Without, Check does no audit work.
+	observing bool
 }
 
 // policyState is everything about the policies in force that a decision
@@ -63,6 +67,9 @@ type policyState struct {
 	outcomes     [][]Decision
 	defaultAllow Decision
 	defaultDeny  Decision
+	// redact: the audit.redact paths of every policy, each once, in
+	// segments (audit.go).
+	redact [][]string
 }
 
 // Option changes how a Warden behaves; pass it to Load, New or Connect.
@@ -79,6 +86,10 @@ type settings struct {
 	approvalTimeout time.Duration
 	// noKeptDecisions: WithKeepDecisions(false).
 	noKeptDecisions bool
+	// Audit records and alerts (audit.go).
+	auditSink    AuditSink
+	onAlert      func(AuditRecord)
+	onAuditError func(error, AuditRecord)
 }
 
 // WithClock sets the clock decisions read when a request carries no time
@@ -143,6 +154,7 @@ func New(opts ...Option) (*Warden, error) {
 	if w.settings.logger == nil {
 		w.settings.logger = slog.Default()
 	}
+	w.observing = w.settings.auditSink != nil || w.settings.onAlert != nil
 	eng, err := newEngine(context.Background())
 	if err != nil {
 		return nil, err
@@ -268,6 +280,7 @@ func newState(meta *Metadata, policies []byte, version int64, zones []*time.Loca
 	}
 	st.defaultAllow = outcome(Allow, -1, -1, nil, nil, defaultAllowReason, false, true, nil, false, version)
 	st.defaultDeny = outcome(Deny, -1, -1, nil, nil, defaultDenyReason, false, true, nil, false, version)
+	st.redact = redactedPaths(meta)
 	return st
 }
 
@@ -333,8 +346,12 @@ func (w *Warden) BundleVersion() int64 {
 // engine calls; a decision is not cancelled. While the policies in force
 // decide by action and resource alone, a request without an agent or a
 // time may be answered with a decision kept from the engine (see
-// WithKeepDecisions).
+// WithKeepDecisions). With an audit sink (WithAudit) or an alert handler
+// (OnAlert), the decision is recorded and alerted as its policies say.
 func (w *Warden) Check(ctx context.Context, r Request) Decision {
+	if w.observing {
+		return w.checkObserved(ctx, &r)
+	}
 	if st := w.st.Load(); st.keptRequest(&r) {
 		return w.checkKept(ctx, st, &r)
 	}
@@ -346,17 +363,58 @@ func (w *Warden) Check(ctx context.Context, r Request) Decision {
 	return d
 }
 
+// checkObserved is Check with an audit sink or an alert handler. Check
+// without them stays as it was, and as fast.
+func (w *Warden) checkObserved(ctx context.Context, r *Request) Decision {
+	var in input
+	d := w.checkSeen(ctx, r, &in)
+	w.observed(ctx, &d, &in)
+	return d
+}
+
+// checkSeen decides r as Check does, and leaves seen holding the request as
+// its audit record shows it: its context made plain (nil when it has none or
+// it made the request invalid), so that no MarshalJSON is called twice.
+func (w *Warden) checkSeen(ctx context.Context, r *Request, seen *input) Decision {
+	if st := w.st.Load(); st.keptRequest(r) {
+		plain, err := plainContext(r.Context)
+		*seen = input{action: r.Action, resource: r.Resource, hasResource: r.Resource != "", context: plain}
+		if err != nil {
+			return w.invalid(err.Error())
+		}
+		// checkKept checks the plain context again, calling no MarshalJSON.
+		plainRequest := *r
+		plainRequest.Context = plain
+		return w.checkKept(ctx, st, &plainRequest)
+	}
+	in, err := r.input()
+	if err != nil {
+		in.context, _ = plainContext(in.context)
+		*seen = in
+		return w.invalid(err.Error())
+	}
+	d, _ := w.run(ctx, &in, false)
+	*seen = in
+	return d
+}
+
 // CheckJSON decides a request in its JSON form (policy-language.md §1a:
 // `action`, and optionally `resource`, `context`, `agent`, `time` as RFC
 // 3339 text, and no other members), as conformance vectors and batch files
 // write it. Member names match exactly; any other shape, duplicate members
-// or text that is not UTF-8 make an invalid request.
+// or text that is not UTF-8 make an invalid request. It is recorded as
+// Check is.
 func (w *Warden) CheckJSON(ctx context.Context, request []byte) Decision {
 	in, err := parseRequest(request)
+	var d Decision
 	if err != nil {
-		return w.invalid(err.Error())
+		d = w.invalid(err.Error())
+	} else {
+		d, _ = w.run(ctx, &in, false)
 	}
-	d, _ := w.run(ctx, &in, false)
+	if w.observing {
+		w.observed(ctx, &d, &in)
+	}
 	return d
 }
 
@@ -455,8 +513,10 @@ func (w *Warden) ImportState(state []byte) error {
 func (w *Warden) run(ctx context.Context, in *input, explain bool) (Decision, []byte) {
 	if in.context != nil {
 		// Checked and made plain here, before any lock: no user code runs while the engine is held.
+		// An audit record reads the plain context too (checkSeen).
 		plain, err := plainContext(in.context)
 		if err != nil {
+			in.context = nil // the audit record shows none
 			return w.invalid(err.Error()), nil
 		}
 		in.context = plain
