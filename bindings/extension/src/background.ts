@@ -4,7 +4,7 @@
 // decision, from what chrome.storage kept: the bundle and the highest version
 // in storage.local, the rate-limit counts in storage.session. Polling is a
 // chrome.alarms alarm, because timers die with the worker.
-import { Warden, type ConnectOptions, type Decision, type PolicyInput, type WasmSource } from "@warden/core";
+import { Warden, type AuditSink, type ConnectOptions, type Decision, type PolicyInput, type WasmSource } from "@warden/core";
 import { chromeApi, type WardenMessage, type WardenRequest } from "./chrome.js";
 import { chromeStorageCache } from "./storage-cache.js";
 
@@ -20,6 +20,8 @@ export interface ServeOptions {
   wasm?: WasmSource;
   /** Called with each decision made for a message (to show it in a popup, say). */
   onDecision?: (request: WardenRequest, decision: Decision, sender: unknown) => void;
+  /** Where audit records go (docs/audit.md): one per decision its policies record. */
+  audit?: AuditSink;
 }
 
 export interface WardenService {
@@ -47,11 +49,11 @@ export function serveWarden(config: ServeOptions | (() => Promise<ServeOptions>)
     const wasm = options.wasm ?? fetch(chrome.runtime.getURL("warden.wasm"));
     const warden = options.bundle
       ? await Warden.connect({
-        ...options.bundle, wasm, cache: chromeStorageCache(chrome.storage.local), pollInterval: 0,
+        ...options.bundle, wasm, audit: options.audit, cache: chromeStorageCache(chrome.storage.local), pollInterval: 0,
         // With a cached bundle in force, the first fetch must not hold up the first decision.
         background: (pending) => void pending,
       })
-      : await Warden.create({ wasm, policies: options.policies });
+      : await Warden.create({ wasm, policies: options.policies, audit: options.audit });
     // Counts from before the worker was stopped (spec §7: carried through the engine's state export).
     const saved = (await chrome.storage.session.get(COUNTS))[COUNTS];
     if (typeof saved === "string") {

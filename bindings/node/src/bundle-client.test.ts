@@ -189,6 +189,22 @@ describe("Warden.connect", () => {
     expect(allows(rolledBack.warden, 3)).toBe(false);
   });
 
+  it("takes the client's own options too: the audit sink and the approval handler", async () => {
+    const host = new BundleHost();
+    hosts.push(host);
+    host.body = await buildBundle([{ name: "p", rules: [{ effect: "escalate", action: "tool.call", resource: "tool/refund" }] }], {
+      project: PROJECT, version: 1, keyId: "k1", signingKey: k1, projectKey: PROJECT_KEY,
+    });
+    await host.start();
+    const records: Array<{ effect: string; approvedBy?: string }> = [];
+    const { warden } = await connect(host, "", {
+      cache: false, audit: (r: { effect: string; approvedBy?: string }) => records.push(r),
+      approvals: { handler: async () => ({ approved: true, approver: "lead" }) },
+    });
+    expect((await warden.authorize("tool.call", "tool/refund")).approvedBy).toBe("lead");
+    expect(records.map((r) => [r.effect, r.approvedBy])).toEqual([["escalate", undefined], ["escalate", "lead"]]);
+  });
+
   it("writes the floor and the bundle in one setAll where the cache has one, else the floor first", async () => {
     const host = new BundleHost();
     hosts.push(host);

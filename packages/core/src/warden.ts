@@ -462,7 +462,9 @@ export class Warden {
    * });
    */
   static async connect<W extends Warden = Warden>(this: WardenClass<W>, options: WardenOptions & ConnectOptions): Promise<W> {
-    const warden = await (Warden.create as (this: unknown, o: WardenOptions) => Promise<W>).call(this, { wasm: options.wasm, clock: options.clock });
+    // Every client option but `policies` (the bundles bring them): the clock, approvals, kept decisions, the audit sink.
+    const { wasm, clock, approvals, keepDecisions, audit } = options;
+    const warden = await (Warden.create as (this: unknown, o: WardenOptions) => Promise<W>).call(this, { wasm, clock, approvals, keepDecisions, audit });
     const client = new BundleClient(warden.bundleTarget(), options, (error, source) => warden.emit("error", { error, source }));
     warden.client = client;
     await client.start();
