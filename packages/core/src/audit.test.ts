@@ -64,6 +64,18 @@ describe("audit records", () => {
     expect(records[2].approvalDigest).toBe(approved.approvalDigest);
   });
 
+  it("are written for requests whose context has no JSON form, with no context", async () => {
+    const { w, records } = await audited();
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const throwing = { get amount(): number { throw new Error("no amount"); } };
+    expect(w.check("tool.call", "tool/delete_x", cyclic).error?.code).toBe("ERR_REQUEST_INVALID");
+    expect(w.check("tool.call", "tool/delete_x", throwing).error?.code).toBe("ERR_ENGINE");
+    expect(w.check("tool.call", "tool/delete_x", {}, { agent: cyclic as never, time: "2026-03-05T23:59:60Z" }).error?.code).toBe("ERR_REQUEST_INVALID");
+    expect(records.map((r) => [r.context, r.error?.code])).toEqual([[null, "ERR_REQUEST_INVALID"], [null, "ERR_ENGINE"], [{}, "ERR_REQUEST_INVALID"]]);
+    expect(records[2]).toMatchObject({ agent: null, at: "2026-03-05T23:59:60Z" });
+  });
+
   it("raise alerts for rules with alert: true, and keep deciding when a sink or a listener throws", async () => {
     const errors: unknown[] = [];
     const w = await Warden.create({ wasm: module, policies: POLICIES as never, audit: () => { throw new Error("disk full"); } });
