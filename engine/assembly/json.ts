@@ -5,7 +5,7 @@
 // the input, which outlives the tree.
 
 import { Arena, arenaAlloc } from "./memory";
-import { Buf, bufNew, bufReserve, bufStr, bufBytes, bufByte, bufI64, utf8Invalid, bytesEqual, bytesIs, hashBytes, codeUnit } from "./bytes";
+import { Buf, bufNew, bufReserve, bufStr, bufBytes, bufByte, bufI64, utf8Invalid, bytesEqual, bytesIs, hashBytes, hashStep, HASH_SEED, codeUnit } from "./bytes";
 import { msg, errorAt } from "./errors";
 import { parseNumber } from "./number";
 
@@ -77,8 +77,8 @@ export function isInteger(n: JNode): bool {
 
 // Parser stack frame (u32 fields): kind, element/member count so far, start
 // slot in `pending`, current key pointer, key length + 1 (0: no key yet),
-// offset of the container, offset of the current key.
-const FRAME: usize = 28;
+// offset of the container, offset of the current key, hash of the current key.
+const FRAME: usize = 32;
 const frames: usize = memory.data(<i32>(FRAME * (MAX_DEPTH + 1)));
 // Finished children waiting for their container to close (u32 slots).
 const pending: Buf = bufNew(4096);
@@ -391,11 +391,29 @@ function readKey(): bool {
     return false;
   }
   const keyAt = pos;
-  if (!parseString(stringSlot)) return false;
+  // The key is hashed as it is scanned (its member record carries the hash); one with an escape or a
+  // control character is left to parseString, which decodes it or reports it.
+  let h = HASH_SEED;
+  let q = pos + 1;
+  while (q < end) {
+    const c = <u32>load<u8>(q);
+    if (c == 34 || c == 92 || c < 0x20) break;
+    h = hashStep(h, c);
+    q++;
+  }
   const f = frame(depth - 1);
-  store<u32>(f, load<u32>(stringSlot), 12);
-  store<u32>(f, load<u32>(stringSlot, 4) + 1, 16);
+  if (q < end && load<u8>(q) == 34) {
+    store<u32>(f, <u32>(pos + 1), 12);
+    store<u32>(f, <u32>(q - pos - 1) + 1, 16);
+    pos = q + 1;
+  } else {
+    if (!parseString(stringSlot)) return false;
+    store<u32>(f, load<u32>(stringSlot), 12);
+    store<u32>(f, load<u32>(stringSlot, 4) + 1, 16);
+    h = hashBytes(load<u32>(stringSlot), load<u32>(stringSlot, 4));
+  }
   store<u32>(f, <u32>(keyAt - src), 24); // for duplicate errors
+  store<u32>(f, h, 28);
   skipWs();
   if (pos >= end || load<u8>(pos) != 58) {
     fail("expected `:` after the member name", pos);
@@ -435,7 +453,7 @@ function addChild(value: JNode): void {
   } else {
     const key = load<u32>(f, 12);
     const keyLen = load<u32>(f, 16) - 1;
-    const h = hashBytes(key, keyLen);
+    const h = load<u32>(f, 28);
     const base = pending.ptr + (<usize>load<u32>(f, 8) << 2);
     for (let i: u32 = 0; i < count; i++) {
       const m = base + <usize>i * MEMBER_SIZE;

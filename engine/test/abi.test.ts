@@ -110,6 +110,16 @@ describe("loading bad policy sets keeps the set in force", () => {
     stillDecides(e);
   });
 
+  it("reads member names with escapes as their text: known, duplicate, or refused when a control character is raw", () => {
+    expect(e.load('[{"n\\u0061me": "p", "rul\\u0065s": [{"\\u0065ffect": "allow", "action": "a"}]}]')).toMatchObject({ status: 0, result: { policies: [{ name: "p" }] } });
+    const dup = e.load('[{"rules": [{"effect": "allow", "eff\\u0065ct": "deny", "action": "a"}]}]');
+    expect(dup.result.errors).toContainEqual(expect.objectContaining({ pointer: "/rules/0/effect", message: expect.stringContaining("duplicate member `effect`") }));
+    const raw = e.load('[{"rules": [], "na\tme": 1}]');
+    expect(raw).toMatchObject({ status: 1, result: { errors: [{ policy: 0, offset: 18, message: expect.stringContaining("control character") }] } });
+    const slash = e.load('[{"rules": [], "a/b~c": 1}]');
+    expect(slash.result.errors).toContainEqual(expect.objectContaining({ pointer: "/a~1b~0c", message: expect.stringContaining("unknown field `a/b~c`") }));
+  });
+
   it("names unknown fields, with a did-you-mean", () => {
     const { status, result } = e.load([{ rules: [{ efect: "allow", action: "a" }] }]);
     expect(status).toBe(1);
