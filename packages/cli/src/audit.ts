@@ -14,21 +14,24 @@ function isRecord(v: unknown): v is AuditRecord {
   return v !== null && typeof v === "object" && typeof r.at === "string" && (EFFECTS as readonly string[]).includes(r.effect) && typeof r.allowed === "boolean";
 }
 
-const named = (kind: string, index: number | null, name: string | null) => (index === null ? "" : `${kind} ${index}${name ? ` (${name})` : ""}`);
+/** Text from a record as one line a terminal shows as it is: control and line-separator characters escaped. */
+const printable = (v: unknown) => String(v).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+const named = (kind: string, index: number | null, name: string | null) => (index === null ? "" : `${kind} ${index}${name ? ` (${printable(name)})` : ""}`);
 
 /** One record on one line: time, effect, request, agent, what decided it, why. */
 export function formatRecord(r: AuditRecord): string {
   const effect = r.approvedBy !== undefined ? "APPROVED" : LABEL[r.effect];
-  const agent = r.agent && typeof r.agent.id === "string" ? `  agent ${r.agent.id}` : "";
+  const agent = r.agent && typeof r.agent.id === "string" ? `  agent ${printable(r.agent.id)}` : "";
   const by = r.rule !== null ? `  ${named("rule", r.rule, r.ruleName)} of ${named("policy", r.policy, r.policyName)}` : r.error ? "" : "  no rule";
   const notes = [
-    r.approvedBy !== undefined ? `approved by ${r.approvedBy || "(unnamed)"}` : "",
+    r.approvedBy !== undefined ? `approved by ${r.approvedBy ? printable(r.approvedBy) : "(unnamed)"}` : "",
     r.rateLimit ? `rate limit ${r.rateLimit.index} of policy ${r.rateLimit.policy}` : "",
     r.error ? r.error.code : "",
     r.alert ? "ALERT" : "",
   ].filter(Boolean);
-  const resource = r.resource === null ? "" : ` ${String(r.resource)}`;
-  return `${r.at}  ${effect.padEnd(8)}  ${String(r.action)}${resource}${agent}${by} — ${r.reason}${notes.length ? `  [${notes.join("; ")}]` : ""}`;
+  const resource = r.resource === null ? "" : ` ${printable(r.resource)}`;
+  return `${printable(r.at)}  ${effect.padEnd(8)}  ${printable(r.action)}${resource}${agent}${by} — ${printable(r.reason)}${notes.length ? `  [${notes.join("; ")}]` : ""}`;
 }
 
 /** `warden audit FILE... [--effect E] [--agent ID] [--since TIME] [--json]`. */

@@ -171,6 +171,10 @@ describe("warden check --audit and warden audit", () => {
     expect(filtered.out.trim().split("\n").map((l) => JSON.parse(l).at)).toEqual(["2026-03-05T10:02:00.000Z"]);
     expect(warden(["audit", log, "--since", "2026-03-05T10:02:30Z"]).out).toContain("1 record: 0 allowed, 0 denied, 1 escalated");
 
+    // Request text is printed with control characters escaped: no record can print as another line.
+    const forged = join(dir, "forged.jsonl");
+    writeFileSync(forged, `${JSON.stringify({ ...records[0], action: "tool.call\n2026-03-05T10:00:00.000Z  ALLOW     forged" })}\n`);
+    expect(warden(["audit", forged]).out.split("\n")[0]).toContain("tool.call\\u000a2026-03-05T10:00:00.000Z  ALLOW     forged");
     writeFileSync(log, "not json\n", { flag: "a" });
     const bad = warden(["audit", log]);
     expect(bad).toMatchObject({ code: 1, err: `${log}:4: not an audit record (a JSON object with at, effect and allowed)\n` });

@@ -76,6 +76,34 @@ describe("audit records", () => {
     expect(records[2]).toMatchObject({ agent: null, at: "2026-03-05T23:59:60Z" });
   });
 
+  it("record an approval under the policies that escalated, whatever loads while a person decides", async () => {
+    const records: AuditRecord[] = [];
+    let w!: Warden;
+    const escalating = [{ name: "e", audit: { redact: ["card"] }, rules: [{ effect: "escalate", action: "pay" }] }];
+    w = await Warden.create({
+      wasm: module, policies: escalating as never, audit: (r) => records.push(r),
+      approvals: { handler: async () => { w.load([{ name: "other", rules: [] }]); return { approved: true, approver: "ann" }; } },
+    });
+    await w.authorize("pay", "x", { card: "4111" });
+    expect(records.map((r) => [r.allowed, r.context])).toEqual([[false, { card: REDACTED }], [true, { card: REDACTED }]]);
+  });
+
+  it("record what JSON can write of odd requests, and every alert listener hears of each alert", async () => {
+    const { w, records } = await audited();
+    expect(w.check(10n as never, "tool/x").error?.code).toBe("ERR_REQUEST_INVALID");
+    expect(w.check("a", "r", undefined, { time: Object.create(null) }).error?.code).toBe("ERR_REQUEST_INVALID");
+    w.check("a", "r", undefined, { time: "2026-03-05 10:00" });
+    expect(records.map((r) => [r.action, r.at])).toEqual([
+      [null, "2026-03-05T10:00:00.000Z"], ["a", "2026-03-05T10:00:00.000Z"], ["a", "2026-03-05 10:00"],
+    ]);
+    const heard: number[] = [];
+    w.on("alert", () => { throw new Error("first"); });
+    w.on("alert", () => heard.push(1));
+    w.on("auditError", () => {});
+    w.check("model.call", "gpt");
+    expect(heard).toEqual([1]);
+  });
+
   it("raise alerts for rules with alert: true, and keep deciding when a sink or a listener throws", async () => {
     const errors: unknown[] = [];
     const w = await Warden.create({ wasm: module, policies: POLICIES as never, audit: () => { throw new Error("disk full"); } });

@@ -99,12 +99,20 @@ function redact(context: Record<string, unknown>, paths: readonly string[]): voi
   }
 }
 
-/** The instant of a request's `time` option, as ISO 8601 (the text itself when it is not one JavaScript reads). */
+/** RFC 3339 date-time with an offset: only such a text is converted (JavaScript reads looser ones in the local zone). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * The instant of a request's `time` option as ISO 8601 in UTC: the clock's
+ * when there is none; the text itself when it is not RFC 3339 JavaScript
+ * reads (a leap second, say); the clock's when it is not even text.
+ */
 function instantText(time: unknown, now: () => number): string {
   if (time === undefined || time === null) return new Date(now()).toISOString();
-  const date = time instanceof Date ? time : typeof time === "number" || typeof time === "string" ? new Date(time) : null;
+  const date = time instanceof Date ? time : typeof time === "number" ? new Date(time)
+    : typeof time === "string" && RFC3339.test(time) ? new Date(time) : null;
   if (date !== null && !Number.isNaN(date.getTime())) return date.toISOString();
-  return String(time);
+  return typeof time === "string" ? time : new Date(now()).toISOString();
 }
 
 /** The record of a decision made for this request. */
@@ -122,8 +130,9 @@ export function auditRecord(
     : null;
   const record: AuditRecord = {
     at: instantText(request.time, now),
-    action: request.action,
-    resource: request.resource ?? null,
+    // Copies, as JSON writes them (an action that is not a string comes from an invalid request).
+    action: typeof request.action === "string" ? request.action : jsonCopy(request.action) ?? null,
+    resource: typeof request.resource === "string" ? request.resource : jsonCopy(request.resource) ?? null,
     agent,
     context,
     allowed: d.allowed,

@@ -328,6 +328,8 @@ export class Warden {
     const d = this.check(action, resource, context, options);
     if (d.allowed) return d;
     if (d.effect !== "escalate") throw new PolicyViolationError(d);
+    // The approval is recorded under the policies that escalated, whatever loads while a person decides.
+    const audited = this.observing ? { meta: this.meta, redacted: this.redacted } : null;
     const digest = await requestDigest({ action, resource, context, agent: options?.agent });
     let approver = this.granted.get(digest);
     if (approver !== undefined) this.granted.delete(digest);
@@ -347,7 +349,7 @@ export class Warden {
     if (approver === undefined) throw new PolicyViolationError(d);
     const approved = { ...d, allowed: true, approvedBy: approver, approvalDigest: digest };
     // The escalation was observed by `check`; the approval is a decision of its own, naming the approver.
-    if (this.observing) this.observed(approved, action, resource, context, options?.agent, options?.time);
+    if (audited !== null) this.observed(approved, action, resource, context, options?.agent, options?.time, audited);
     return approved;
   }
 
@@ -416,25 +418,39 @@ export class Warden {
     };
   }
 
-  /** Writes the decision's audit record and raises its alert, as its policies say; never throws. */
-  private observed(d: Decision, action: unknown, resource: unknown, context: unknown, agent: unknown, time: unknown): void {
-    const sink = this.auditSink !== null && isRecorded(d, this.meta) ? this.auditSink : null;
+  /**
+   * Writes the decision's audit record and raises its alert, as its policies
+   * say (those in force when it was decided: `policies`); never throws.
+   */
+  private observed(
+    d: Decision, action: unknown, resource: unknown, context: unknown, agent: unknown, time: unknown,
+    policies: { meta: PolicyMetadata | null; redacted: readonly string[] } = { meta: this.meta, redacted: this.redacted },
+  ): void {
+    const sink = this.auditSink !== null && isRecorded(d, policies.meta) ? this.auditSink : null;
     if (sink === null && !d.alert) return;
     let record: AuditRecord;
     try {
-      record = auditRecord(d, { action, resource, context, agent, time }, this.clock, this.redacted);
+      record = auditRecord(d, { action, resource, context, agent, time }, this.clock, policies.redacted);
     } catch {
       return; // only the clock can throw here, and the decision already read it
     }
-    if (d.alert) this.guarded(record, () => this.emit("alert", record));
+    if (d.alert) for (const listener of this.listeners.alert) this.guarded(record, () => listener(record));
     if (sink !== null) this.guarded(record, () => sink(record));
   }
 
-  /** Runs user code given a record: what it throws is an `auditError` event (and what that throws, nothing). */
+  /**
+   * Runs user code given a record: what it throws is an `auditError` event
+   * (a warning on the console when nothing listens; what a listener of
+   * `auditError` throws, nothing).
+   */
   private guarded(record: AuditRecord, f: () => void): void {
     try {
       f();
     } catch (error) {
+      if (this.listeners.auditError.size === 0) {
+        console.warn(`warden: an audit record was not written or an alert listener failed: ${(error as Error)?.message ?? String(error)}`);
+        return;
+      }
       try {
         this.emit("auditError", { error, record });
       } catch {
