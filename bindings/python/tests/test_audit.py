@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,33 @@ def test_audit_log_appends_json_lines_to_a_file_only_its_owner_reads(tmp_path: P
         assert "closed" in str(e)
     else:
         raise AssertionError("a closed log took a record")
+
+
+def test_an_approval_is_recorded_under_the_policies_that_escalated_with_the_request_as_given() -> None:
+    records: list[dict[str, Any]] = []
+    escalating = [{"name": "e", "audit": {"redact": ["card"]}, "rules": [{"effect": "escalate", "action": "pay"}]}]
+    w: Warden
+
+    def handler(request: Any) -> Approval:
+        w.load([{"name": "other", "rules": []}])  # a new bundle while a person decides
+        return Approval(True, "ann")
+
+    w = Warden.from_policies(escalating, audit=records.append, approvals=Approvals(handler))
+    w.authorize("pay", "", {"card": "4111"})
+    w.load(escalating)
+    w.authorize("pay")
+    assert [(r["allowed"], r["resource"], r["context"]) for r in records] == [
+        (False, None, {"card": REDACTED}), (True, None, {"card": REDACTED}), (False, None, None), (True, None, None),
+    ]
+
+
+def test_records_hold_what_json_writes_of_odd_requests_and_times_as_javascript_writes_them() -> None:
+    w, records = audited()
+    w.check_request({"action": float("nan"), "resource": ""})
+    w.check_request('{"action": "a", "resource": "", "time": "2026-03-05 10:00"}')
+    w.check("a", "r", time=datetime(1, 1, 1, tzinfo=timezone.utc))
+    Warden.from_policies([], audit=records.append, clock=lambda: CLOCK + 999_999_700).check("a")
+    assert [(r["action"], r["resource"], r["at"]) for r in records] == [
+        (None, "", "2026-03-05T10:00:00.000Z"), ("a", "", "2026-03-05 10:00"), ("a", "r", "0001-01-01T00:00:00.000Z"),
+        ("a", None, "2026-03-05T10:00:00.999Z"),
+    ]

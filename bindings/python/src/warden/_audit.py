@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -35,9 +36,10 @@ def is_recorded(d: Decision, meta: Mapping[str, Any] | None) -> bool:
     escalation (approved or not: the approval is what the record is for)."""
     if not d.log:
         return False
-    if d.policy is None or meta is None:
+    policies = meta["policies"] if meta is not None else ()
+    if d.policy is None or not 0 <= d.policy < len(policies):
         return True
-    audit = meta["policies"][d.policy].get("audit")
+    audit = policies[d.policy].get("audit")
     if not audit:
         return True
     return bool(audit["log_allowed"] if d.effect == "allow" else audit["log_denied"])
@@ -93,23 +95,30 @@ def _redact(context: dict[str, Any], paths: Sequence[str]) -> None:
 
 
 def _iso(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.astimezone(timezone.utc).microsecond // 1000:03d}Z"
+    """ISO 8601 in UTC with milliseconds, the year in four digits, as JavaScript's toISOString writes it."""
+    u = instant.astimezone(timezone.utc)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond // 1000:03d}Z"
+
+
+#: RFC 3339 date-time with an offset: only such a text is converted (Python reads looser ones as local time).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def _at(time: Any, clock_ns: Callable[[], int]) -> str:
-    """When: the request's time when it gave one, else the clock's, as ISO 8601 in UTC (the text itself when Python does not read it)."""
+    """When: the request's time when it gave one, else the clock's, as ISO 8601 in UTC; a text that is not RFC 3339
+    Python reads (a leap second) is kept as given."""
     try:
-        if time is None:
-            return _iso(datetime.fromtimestamp(clock_ns() / 1e9, timezone.utc))
         if isinstance(time, datetime):
             return _iso(time if time.tzinfo is not None else time.replace(tzinfo=timezone.utc))
         if isinstance(time, (int, float)) and not isinstance(time, bool):
             return _iso(datetime.fromtimestamp(time, timezone.utc))
         if isinstance(time, str):
-            return _iso(datetime.fromisoformat(time))
+            return _iso(datetime.fromisoformat(time.replace("z", "Z").replace("t", "T"))) if _RFC3339.fullmatch(time) else time
     except (ValueError, OverflowError, OSError):
-        pass
-    return str(time)
+        if isinstance(time, str):
+            return time
+    ns = clock_ns()
+    return _iso(datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc).replace(microsecond=ns % 1_000_000_000 // 1000))
 
 
 def audit_record(
@@ -126,8 +135,9 @@ def audit_record(
     record_agent = {k: agent_copy[k] for k in ("id", "trust_level", "tags") if k in agent_copy} if isinstance(agent_copy, dict) else None
     record: dict[str, Any] = {
         "at": _at(time, clock_ns),
-        "action": action,
-        "resource": None if resource in (None, "") else resource,
+        # Copies, as JSON writes them (an action that is not a str comes from an invalid request).
+        "action": action if type(action) is str else _json_copy(action),
+        "resource": resource if resource is None or type(resource) is str else _json_copy(resource),
         "agent": record_agent,
         "context": record_context,
         "allowed": d.allowed,
@@ -167,7 +177,8 @@ class AuditLog:
         self._lock = threading.Lock()
 
     def __call__(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":")) + "\n"  # ASCII: a lone surrogate is escaped, never a write error
+        # ASCII: a lone surrogate is escaped, never a write error; NaN has no JSON form (records never hold one).
+        line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
         with self._lock:
             if self._file.closed:
                 raise ValueError(f"the audit log {self.path} is closed")

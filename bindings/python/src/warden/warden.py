@@ -103,6 +103,17 @@ def _rule_metadata(rule: str | dict[str, Any]) -> dict[str, Any]:
     return {**rule, "log_context": list(rule["log_context"]) if rule["log_context"] is not None else None}
 
 
+class _Audited(NamedTuple):
+    """How an approval of an escalation is recorded: the policies that escalated, and the request as the caller gave it."""
+
+    state: tuple[dict[str, Any] | None, tuple[str, ...]]
+    action: Any
+    resource: Any
+    context: Any
+    agent: Any
+    time: Any
+
+
 class LoadedBundle(NamedTuple):
     """What ``load_bundle`` did: the version in force, and whether it changed."""
 
@@ -190,7 +201,8 @@ class Warden:
         }
         #: Where audit records go, every policy's ``audit.redact`` paths, and whether decisions are observed.
         self._audit: AuditSink | None = audit
-        self._redacted: tuple[str, ...] = ()
+        #: What recording reads of the policies in force (their metadata, every policy's redact paths), replaced whole at load.
+        self._audit_state: tuple[dict[str, Any] | None, tuple[str, ...]] = (None, ())
         self._observing = False
         if audit is not None:
             self._observe()
@@ -328,7 +340,7 @@ class Warden:
         self._policy_names = tuple(p["name"] for p in meta["policies"])
         self._limit_reasons = tuple(tuple(limit["reason"] for limit in p["rate_limits"]) for p in meta["policies"])
         self._paths = tuple(meta["paths"])
-        self._redacted = redacted_paths(meta)
+        self._audit_state = (meta, redacted_paths(meta))
         for p in meta["policies"]:
             p["rules"] = [_rule_metadata(r) for r in p["rules"]]
         self._meta = meta
@@ -445,13 +457,13 @@ class Warden:
         >>> warden.authorize("tool.call", "tool/issue_refund", {"amount": 900}).approved_by
         'ana@example.com'
         """
-        d, request = self._escalation(action, resource, context, agent, time)
+        d, request, audited = self._escalation(action, resource, context, agent, time)
         if request is None:
             return d
         approver = self._take_grant(request.digest)
         if approver is None and self._approvals is not None:
             approver = ask(self._approvals, request)
-        return self._approved(d, request, approver, time)
+        return self._approved(d, request, approver, audited)
 
     async def authorize_async(
         self,
@@ -464,13 +476,13 @@ class Warden:
         """``authorize`` for async code: the event loop never waits on the
         handler. An ``async`` handler is awaited on the caller's loop (and
         cancelled when its timeout passes); a plain one runs on a thread."""
-        d, request = self._escalation(action, resource, context, agent, time)
+        d, request, audited = self._escalation(action, resource, context, agent, time)
         if request is None:
             return d
         approver = self._take_grant(request.digest)
         if approver is None and self._approvals is not None:
             approver = await ask_async(self._approvals, request)
-        return self._approved(d, request, approver, time)
+        return self._approved(d, request, approver, audited)
 
     def grant_approval(self, digest: str, approver: str) -> None:
         """Lets the request with this digest (``request_digest``) through
@@ -485,28 +497,32 @@ class Warden:
 
     def _escalation(
         self, action: str, resource: str | None, context: Mapping[str, Any] | None, agent: Agent | None, time: str | datetime | float | None,
-    ) -> tuple[Decision, ApprovalRequest | None]:
-        """The decision, and what to ask a person when it is an escalation; raises when it is a denial."""
+    ) -> tuple[Decision, ApprovalRequest | None, _Audited | None]:
+        """The decision, what to ask a person when it is an escalation, and how to record an approval of it
+        (when decisions are observed); raises when it is a denial."""
+        # An approval is recorded under the policies that escalated, whatever loads while a person decides.
+        audit_state = self._audit_state
         d = self.check(action, resource or "", context, agent, time)
         if d.allowed:
-            return d, None
+            return d, None, None
         if d.effect != "escalate":
             raise PolicyViolationError(d)
+        audited = _Audited(audit_state, action, resource or None, context, agent, time) if self._observing else None
         resource = resource or ""
         context = {} if context is None else context
-        return d, ApprovalRequest(action, resource, context, agent, d, request_digest(action, resource, context, agent))
+        return d, ApprovalRequest(action, resource, context, agent, d, request_digest(action, resource, context, agent)), audited
 
     def _take_grant(self, digest: str) -> str | None:
         with self._granted_lock:
             return self._granted.pop(digest, None)
 
-    def _approved(self, d: Decision, request: ApprovalRequest, approver: str | None, time: Any) -> Decision:
+    def _approved(self, d: Decision, request: ApprovalRequest, approver: str | None, audited: _Audited | None) -> Decision:
         if approver is None:
             raise PolicyViolationError(d)
         approved = dataclasses.replace(d, allowed=True, approved_by=approver, approval_digest=request.digest)
         # The escalation was observed by ``check``; the approval is a decision of its own, naming the approver.
-        if self._observing:
-            self._observed(approved, request.action, request.resource, request.context, request.agent, time)
+        if audited is not None:
+            self._observed(approved, audited.action, audited.resource, audited.context, audited.agent, audited.time, audited.state)
         return approved
 
     def explain(
@@ -785,27 +801,35 @@ class Warden:
             action: str, resource: str = "", context: Mapping[str, Any] | None = None, agent: Agent | None = None,
             time: str | datetime | float | None = None,
         ) -> Decision:
+            state = self._audit_state
             d = check(action, resource, context, agent, time)
-            self._observed(d, action, resource, context, agent, time)
+            # A resource of "" (the default) is none.
+            self._observed(d, action, resource or None, context, agent, time, state)
             return d
 
         def observed_check_request(request: Mapping[str, Any] | str | bytes) -> Decision:
+            state = self._audit_state
             d = check_request(request)
             r, _ = self._request_form(request)
             r = r if isinstance(r, dict) else {}
-            self._observed(d, r.get("action"), r.get("resource"), r.get("context"), r.get("agent"), r.get("time"))
+            self._observed(d, r.get("action"), r.get("resource"), r.get("context"), r.get("agent"), r.get("time"), state)
             return d
 
         self.check = observed_check  # type: ignore[method-assign]
         self.check_request = observed_check_request  # type: ignore[method-assign]
 
-    def _observed(self, d: Decision, action: Any, resource: Any, context: Any, agent: Any, time: Any) -> None:
-        """Writes the decision's audit record and raises its alert, as its policies say; never raises."""
-        sink = self._audit if self._audit is not None and is_recorded(d, self._meta) else None
-        if sink is None and not d.alert:
-            return
+    def _observed(
+        self, d: Decision, action: Any, resource: Any, context: Any, agent: Any, time: Any,
+        state: tuple[dict[str, Any] | None, tuple[str, ...]],
+    ) -> None:
+        """Writes the decision's audit record and raises its alert, as the policies that decided it (``state``,
+        taken before deciding) say; never raises."""
+        meta, redacted = state
         try:
-            record = audit_record(d, action, resource, context, agent, time, self._clock, self._redacted)
+            sink = self._audit if self._audit is not None and is_recorded(d, meta) else None
+            if sink is None and not d.alert:
+                return
+            record = audit_record(d, action, resource, context, agent, time, self._clock, redacted)
         except Exception:
             logger.exception("warden: an audit record could not be made")
             return
