@@ -77,10 +77,12 @@ func WithApprovals(handler ApprovalHandler, timeout time.Duration) Option {
 func (w *Warden) Authorize(ctx context.Context, r Request) (Decision, error) {
 	var d Decision
 	var seen *input // the request as its audit records show it
+	// The policies that escalated: an approval is recorded under them, whatever loads while a person decides.
+	st := w.st.Load()
 	if w.observing {
 		seen = new(input)
-		d = w.checkSeen(ctx, &r, seen)
-		w.observed(ctx, &d, seen)
+		d = w.checkSeen(ctx, st, &r, seen)
+		w.observed(ctx, st, &d, seen)
 	} else {
 		d = w.Check(ctx, r)
 	}
@@ -104,7 +106,7 @@ func (w *Warden) Authorize(ctx context.Context, r Request) (Decision, error) {
 	}
 	d.Allowed, d.ApprovedBy, d.ApprovalDigest = true, approver, digest
 	if seen != nil {
-		w.observed(ctx, &d, seen)
+		w.observed(ctx, st, &d, seen)
 	}
 	return d, nil
 }

@@ -119,11 +119,12 @@ func OnAuditError(f func(error, AuditRecord)) Option {
 }
 
 // observed writes the audit record of d, decided for in, and raises its
-// alert, as the policies in force say. It is only called when the Warden
-// has a sink or an alert handler, after the decision is made and every
-// lock released; nothing it calls escapes it.
-func (w *Warden) observed(ctx context.Context, d *Decision, in *input) {
-	st := w.st.Load()
+// alert, as the policies st say: those in force when the decision began
+// (a load while a check runs or a person approves changes nothing of its
+// records). It is only called when the Warden has a sink or an alert
+// handler, after the decision is made and every lock released; nothing it
+// calls escapes it.
+func (w *Warden) observed(ctx context.Context, st *policyState, d *Decision, in *input) {
 	sink := w.settings.auditSink
 	if sink != nil && !st.records(d) {
 		sink = nil

@@ -608,3 +608,28 @@ func TestAuditLogMakesItsFolderAndRefusesAPathItCannotOpen(t *testing.T) {
 		t.Error("a log under a file")
 	}
 }
+
+// An approval is recorded under the policies that escalated, whatever loads
+// while a person decides; a record follows the policies its check began with.
+func TestAnApprovalIsRecordedUnderThePoliciesThatEscalated(t *testing.T) {
+	const escalating = `[{"name": "e", "audit": {"redact": ["card"]}, "rules": [{"effect": "escalate", "action": "pay"}]}]`
+	rec := &recorder{}
+	var w *Warden
+	w = mustLoad(t, escalating, WithAudit(rec.sink), WithApprovals(func(context.Context, ApprovalRequest) (Approval, error) {
+		if _, err := w.Load([]byte(`[{"name": "other", "rules": []}]`)); err != nil {
+			t.Error(err)
+		}
+		return Approval{Approved: true, Approver: "ann"}, nil
+	}, time.Second))
+	if _, err := w.Authorize(context.Background(), Request{Action: "pay", Context: map[string]any{"card": "4111"}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.records) != 2 {
+		t.Fatalf("%d records, want 2", len(rec.records))
+	}
+	for _, r := range rec.records {
+		if r.Context["card"] != Redacted {
+			t.Errorf("record (allowed %v) holds the card: %v", r.Allowed, r.Context)
+		}
+	}
+}

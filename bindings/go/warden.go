@@ -367,16 +367,19 @@ func (w *Warden) Check(ctx context.Context, r Request) Decision {
 // without them stays as it was, and as fast.
 func (w *Warden) checkObserved(ctx context.Context, r *Request) Decision {
 	var in input
-	d := w.checkSeen(ctx, r, &in)
-	w.observed(ctx, &d, &in)
+	st := w.st.Load()
+	d := w.checkSeen(ctx, st, r, &in)
+	w.observed(ctx, st, &d, &in)
 	return d
 }
 
 // checkSeen decides r as Check does, and leaves seen holding the request as
 // its audit record shows it: its context made plain (nil when it has none or
 // it made the request invalid), so that no MarshalJSON is called twice.
-func (w *Warden) checkSeen(ctx context.Context, r *Request, seen *input) Decision {
-	if st := w.st.Load(); st.keptRequest(r) {
+//
+// st is the policies in force as it starts (its records follow them).
+func (w *Warden) checkSeen(ctx context.Context, st *policyState, r *Request, seen *input) Decision {
+	if st.keptRequest(r) {
 		plain, err := plainContext(r.Context)
 		*seen = input{action: r.Action, resource: r.Resource, hasResource: r.Resource != "", context: plain}
 		if err != nil {
@@ -405,6 +408,7 @@ func (w *Warden) checkSeen(ctx context.Context, r *Request, seen *input) Decisio
 // or text that is not UTF-8 make an invalid request. It is recorded as
 // Check is.
 func (w *Warden) CheckJSON(ctx context.Context, request []byte) Decision {
+	st := w.st.Load() // the policies its record follows
 	in, err := parseRequest(request)
 	var d Decision
 	if err != nil {
@@ -413,7 +417,7 @@ func (w *Warden) CheckJSON(ctx context.Context, request []byte) Decision {
 		d, _ = w.run(ctx, &in, false)
 	}
 	if w.observing {
-		w.observed(ctx, &d, &in)
+		w.observed(ctx, st, &d, &in)
 	}
 	return d
 }
