@@ -115,3 +115,16 @@ def test_a_backtracking_pattern_against_1_mb_is_decided(warden: Warden) -> None:
     assert not w.check("t", "a" * 1_000_000).allowed
     assert w.check("t", "a" * 999_999 + "b").allowed
     still_in_force(warden)
+
+
+def test_a_context_dict_that_fails_while_read_is_an_invalid_request_not_an_exception() -> None:
+    class Broken(dict):  # type: ignore[type-arg]
+        def items(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("cannot list")
+
+    w = Warden.from_policies([{"rules": [{"effect": "allow", "action": "a", "conditions": "context.x == 1"}]}])
+    for keep in (True, False):
+        d = Warden.from_policies([{"rules": [{"effect": "allow", "action": "a"}]}], keep_decisions=keep).check("a", "r", Broken(x=1))
+        assert d.error is not None and d.error.code == "ERR_REQUEST_INVALID" and "cannot list" in d.error.message
+    d = w.check("a", "r", Broken(x=1))
+    assert d.error is not None and d.error.code == "ERR_REQUEST_INVALID"

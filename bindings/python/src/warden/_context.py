@@ -114,13 +114,17 @@ def context_problem(context: Any) -> str | None:
 
 def _all_plain(context: dict[Any, Any]) -> bool:
     """Whether the context is the common one, with nothing to check further:
-    str names and short strings, numbers, booleans, nulls."""
-    for key, v in context.items():
-        t = type(v)
-        if type(key) is not str or len(key) > SAFE_LENGTH or not (
-            (t is str and len(v) <= SAFE_LENGTH) or t is int or t is float or t is bool or v is None
-        ):
-            return False
+    str names and short strings, numbers, booleans, nulls. (A dict subclass
+    that fails while read is not: the full walk then says why.)"""
+    try:
+        for key, v in context.items():
+            t = type(v)
+            if type(key) is not str or len(key) > SAFE_LENGTH or not (
+                (t is str and len(v) <= SAFE_LENGTH) or t is int or t is float or t is bool or v is None
+            ):
+                return False
+    except Exception:
+        return False
     return True
 
 
