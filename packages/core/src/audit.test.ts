@@ -104,6 +104,20 @@ describe("audit records", () => {
     expect(heard).toEqual([1]);
   });
 
+  it("read the context once: the check and its record see what one toJSON gave", async () => {
+    const { w, records } = await audited([{ rules: [{ effect: "deny", action: "a", conditions: "context.n == 1", log_context: ["n"] }] }]);
+    let calls = 0;
+    const context = { toJSON: () => ({ n: ++calls }) };
+    expect(w.check("a", "r", context).ruleName).toBe(null);
+    expect(w.check("a", "r", context).rule).toBe(null);
+    expect(records.map((r) => r.context)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(calls).toBe(2);
+    const first = await audited([{ rules: [{ effect: "deny", action: "a", conditions: "context.n == 1" }] }]);
+    calls = 0;
+    expect(first.w.check("a", "r", context).rule).toBe(0);
+    expect(first.records[0].context).toEqual({ n: 1 });
+  });
+
   it("raise alerts for rules with alert: true, and keep deciding when a sink or a listener throws", async () => {
     const errors: unknown[] = [];
     const w = await Warden.create({ wasm: module, policies: POLICIES as never, audit: () => { throw new Error("disk full"); } });

@@ -70,6 +70,22 @@ function jsonCopy(value: unknown): unknown {
   }
 }
 
+/**
+ * A request's context or agent as JSON reads it, made once for an observed
+ * check: a plain copy (its `toJSON` and getters run here, once, and the check
+ * and the record read the same values), or the value itself when it has no
+ * JSON form (the check then says why).
+ */
+export function readOnce(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? value : JSON.parse(text);
+  } catch {
+    return value;
+  }
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** Segments of a path of `log_context` or `audit.redact`: dotted, from the context (`user.email` is `context.user.email`). */

@@ -7,7 +7,7 @@ import { PolicyViolationError, type Decision, type Effect, type RateLimitRef } f
 import { MISSING, checkContext, ContextPaths } from "./context.js";
 import { checkZone, zoneOffset } from "./time-zones.js";
 import { requestDigest } from "./approval.js";
-import { auditRecord, isRecorded, redactedPaths, type AuditRecord, type AuditSink } from "./audit.js";
+import { auditRecord, isRecorded, readOnce, redactedPaths, type AuditRecord, type AuditSink } from "./audit.js";
 
 /** A policy document (policy-language.md §1), as parsed from JSON or YAML. */
 export type PolicyDocument = { readonly [field: string]: unknown };
@@ -405,15 +405,23 @@ export class Warden {
     const proto = Object.getPrototypeOf(this) as Warden;
     const check = proto.check;
     const checkRequest = proto.checkRequest;
+    // The context and the agent are read once, as JSON reads them, for both the decision and its record.
     this.check = (action, resource, context, options) => {
-      const d = check.call(this, action, resource, context, options);
-      this.observed(d, action, resource, context, options?.agent, options?.time);
+      const plain = readOnce(context) as object | undefined;
+      const agent = options?.agent === undefined ? undefined : readOnce(options.agent) as Agent | null;
+      const d = check.call(this, action, resource, plain, agent === undefined ? options : { ...options, agent });
+      this.observed(d, action, resource, plain, agent, options?.time);
       return d;
     };
     this.checkRequest = (request) => {
-      const d = checkRequest.call(this, request);
-      const r = request !== null && typeof request === "object" ? (request as Record<string, unknown>) : {};
-      this.observed(d, r.action, r.resource, r.context, r.agent, r.time);
+      const r = request !== null && typeof request === "object" && !Array.isArray(request) ? { ...(request as Record<string, unknown>) } : null;
+      if (r !== null) {
+        if ("context" in r) r.context = readOnce(r.context);
+        if ("agent" in r) r.agent = readOnce(r.agent);
+      }
+      const d = checkRequest.call(this, r ?? request);
+      const seen = r ?? {};
+      this.observed(d, seen.action, seen.resource, seen.context, seen.agent, seen.time);
       return d;
     };
   }
