@@ -182,17 +182,7 @@ func (w *Warden) ask(ctx context.Context, req ApprovalRequest) (string, bool) {
 func RequestDigest(r Request) (string, error) {
 	var agent any
 	if a := r.Agent; a != nil {
-		m := map[string]any{}
-		if a.ID != "" {
-			m["id"] = a.ID
-		}
-		if a.TrustLevel != "" {
-			m["trust_level"] = a.TrustLevel
-		}
-		if a.Tags != nil {
-			m["tags"] = a.Tags
-		}
-		agent = m
+		agent = a.fields()
 	}
 	reqContext := r.Context
 	if reqContext == nil {

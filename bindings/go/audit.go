@@ -324,20 +324,10 @@ func (in *input) recordAgent() map[string]any {
 		}
 		return out
 	}
-	a := in.agent
-	if a == nil {
+	if in.agent == nil {
 		return nil
 	}
-	out := map[string]any{}
-	if a.ID != "" {
-		out["id"] = a.ID
-	}
-	if a.TrustLevel != "" {
-		out["trust_level"] = a.TrustLevel
-	}
-	if a.Tags != nil {
-		out["tags"] = jsonCopy(a.Tags)
-	}
+	out, _ := jsonCopy(in.agent.fields()).(map[string]any)
 	return out
 }
 

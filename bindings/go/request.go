@@ -37,6 +37,22 @@ type Agent struct {
 	Tags       []string
 }
 
+// fields is the agent as the engine is sent it, a JSON object: "id",
+// "trust_level" and "tags", each only when set.
+func (a *Agent) fields() map[string]any {
+	m := map[string]any{}
+	if a.ID != "" {
+		m["id"] = a.ID
+	}
+	if a.TrustLevel != "" {
+		m["trust_level"] = a.TrustLevel
+	}
+	if a.Tags != nil {
+		m["tags"] = a.Tags
+	}
+	return m
+}
+
 // input is a request on its way to the engine: a Request, or the JSON form,
 // whose members may be of any JSON type (the engine says what is wrong with
 // them).
