@@ -80,8 +80,8 @@ export function errorHere(): void {
   errorAt(currentPolicy, out.ptr, out.len, -1);
 }
 
-/** A member name as a pointer segment: "~" → "~0", "/" → "~1". */
-function writeKey(out: Buf, p: usize, n: usize): void {
+/** A member name as a pointer segment (after its "/"): "~" → "~0", "/" → "~1". */
+export function writeKey(out: Buf, p: usize, n: usize): void {
   let run = p;
   for (let q = p; q < p + n; q++) {
     const c = load<u8>(q);

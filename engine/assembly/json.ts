@@ -6,7 +6,7 @@
 
 import { Arena, arenaAlloc } from "./memory";
 import { Buf, bufNew, bufReserve, bufStr, bufBytes, bufByte, bufI64, utf8Invalid, bytesEqual, bytesIs, hashBytes, hashStep, HASH_SEED, codeUnit } from "./bytes";
-import { msg, errorAt } from "./errors";
+import { msg, errorAt, writeKey } from "./errors";
 import { parseNumber } from "./number";
 
 export const J_NULL: u32 = 1;
@@ -134,23 +134,14 @@ function report(at: usize, m: Buf): void {
       bufByte(ptr, 47);
       bufI64(ptr, load<u32>(f, 4));
     } else if (load<u32>(f, 16) != 0) {
-      pushKeyTo(ptr, load<u32>(f, 12), load<u32>(f, 16) - 1);
+      bufByte(ptr, 47);
+      writeKey(ptr, load<u32>(f, 12), load<u32>(f, 16) - 1);
     }
   }
   errorAt(policy, ptr.ptr, ptr.len, <i32>(at - src));
 }
 
 const pointerScratch: Buf = bufNew(128);
-
-function pushKeyTo(b: Buf, p: usize, n: usize): void {
-  bufByte(b, 47);
-  for (let q = p; q < p + n; q++) {
-    const c = load<u8>(q);
-    if (c == 126) bufStr(b, "~0");
-    else if (c == 47) bufStr(b, "~1");
-    else bufByte(b, c);
-  }
-}
 
 // @ts-ignore: decorator
 @inline function skipWs(): void {
