@@ -78,12 +78,7 @@ function jsonCopy(value: unknown): unknown {
  */
 export function readOnce(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
-  try {
-    const text = JSON.stringify(value);
-    return text === undefined ? value : JSON.parse(text);
-  } catch {
-    return value;
-  }
+  return jsonCopy(value) ?? value;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);

@@ -254,8 +254,7 @@ export class EngineInstance {
 
   /** The instant of an RFC 3339 time, exact, or null when the text is not one. */
   parseTime(text: string): Instant | null {
-    const data = encoder.encode(text);
-    return this.withBytes(data, (p, n) => {
+    return this.withText(text, (p, n) => {
       const r = this.x.parse_time(p, n);
       this.refresh();
       if (r === 0) return null;
@@ -269,7 +268,7 @@ export class EngineInstance {
   }
 
   importState(state: string): void {
-    const status = this.withBytes(encoder.encode(state), (p, n) => this.x.state_import(p, n));
+    const status = this.withText(state, (p, n) => this.x.state_import(p, n));
     if (status !== 0) throw new WardenError("ERR_STATE_INVALID", JSON.parse(this.output()).message);
   }
 
@@ -459,7 +458,7 @@ export class EngineInstance {
 
 
   private intern(s: string): number {
-    const id = this.withBytes(encoder.encode(s), (p, n) => this.x.intern(p, n));
+    const id = this.withText(s, (p, n) => this.x.intern(p, n));
     this.refresh();
     return id;
   }
