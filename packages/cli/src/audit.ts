@@ -5,9 +5,9 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { AuditRecord } from "@warden/node";
 import { parse, UsageError } from "./usage.js";
+import { LABEL, named } from "./decision-format.js";
 
 const EFFECTS = ["allow", "deny", "escalate"] as const;
-const LABEL = { allow: "ALLOW", deny: "DENY", escalate: "ESCALATE" } as const;
 
 function isRecord(v: unknown): v is AuditRecord {
   const r = v as AuditRecord;
@@ -17,13 +17,14 @@ function isRecord(v: unknown): v is AuditRecord {
 /** Text from a record as one line a terminal shows as it is: control and line-separator characters escaped. */
 const printable = (v: unknown) => String(v).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
-const named = (kind: string, index: number | null, name: string | null) => (index === null ? "" : `${kind} ${index}${name ? ` (${printable(name)})` : ""}`);
+/** named, with the name printable. */
+const namedPrintable = (kind: string, index: number | null, name: string | null) => named(kind, index, name === null ? null : printable(name));
 
 /** One record on one line: time, effect, request, agent, what decided it, why. */
 export function formatRecord(r: AuditRecord): string {
   const effect = r.approvedBy !== undefined ? "APPROVED" : LABEL[r.effect];
   const agent = r.agent && typeof r.agent.id === "string" ? `  agent ${printable(r.agent.id)}` : "";
-  const by = r.rule !== null ? `  ${named("rule", r.rule, r.ruleName)} of ${named("policy", r.policy, r.policyName)}` : r.error ? "" : "  no rule";
+  const by = r.rule !== null ? `  ${namedPrintable("rule", r.rule, r.ruleName)} of ${namedPrintable("policy", r.policy, r.policyName)}` : r.error ? "" : "  no rule";
   const notes = [
     r.approvedBy !== undefined ? `approved by ${r.approvedBy ? printable(r.approvedBy) : "(unnamed)"}` : "",
     r.rateLimit ? `rate limit ${r.rateLimit.index} of policy ${r.rateLimit.policy}` : "",

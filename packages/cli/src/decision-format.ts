@@ -1,9 +1,11 @@
 // Decisions and explanations as people read them in a terminal.
 import type { Decision, Explanation, ExplainedRule, PatternMatch } from "@warden/node";
 
-const LABEL = { allow: "ALLOW", deny: "DENY", escalate: "ESCALATE" } as const;
+/** Each effect as a terminal shows it. */
+export const LABEL = { allow: "ALLOW", deny: "DENY", escalate: "ESCALATE" } as const;
 
-function named(kind: string, index: number | null, name: string | null): string {
+/** "rule 2 (deletes)": an index and its name, when it has one; "" without an index. */
+export function named(kind: string, index: number | null, name: string | null): string {
   return index === null ? "" : `${kind} ${index}${name ? ` (${name})` : ""}`;
 }
 
