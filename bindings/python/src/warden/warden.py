@@ -12,8 +12,15 @@ import threading
 import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Literal, NamedTuple, TypeVar, cast
+from typing import Any, Literal, NamedTuple, TypeVar
 
+from ._audit import (
+    AuditErrorEvent,
+    AuditSink,
+    audit_record,
+    is_recorded,
+    redacted_paths,
+)
 from ._bundle_client import (
     BundleClient,
     BundleErrorEvent,
@@ -21,7 +28,6 @@ from ._bundle_client import (
     BundleStatus,
     BundleUpdate,
 )
-from ._audit import AuditErrorEvent, AuditSink, audit_record, is_recorded, redacted_paths
 from ._bundle_loader import BundleTrust, open_bundle
 from ._context import MISSING, NOT_OBJECT, check_context, context_problem, value_at
 from ._disk_cache import DiskCache
@@ -650,16 +656,12 @@ class Warden:
 
     def _rule_outcome(self, policy: int, rule: int) -> Decision:
         """The outcome of a rule of the policies in force, made and kept the first time it decides."""
-        r = self._rules[policy][rule]
+        kept = self._rules[policy][rule]
+        r = _rule_metadata(kept) if isinstance(kept, str) else kept
         policy_name = self._policy_names[policy]
-        if isinstance(r, str):
-            effect = cast(Effect, r)
-            o = _outcome(effect, policy, rule, policy_name, None, _generated_reason(effect, policy, rule, policy_name, None),
-                         False, True, None, False, self._version)
-        else:
-            reason = r["reason"] if r["reason"] is not None else _generated_reason(r["effect"], policy, rule, policy_name, r["name"])
-            o = _outcome(r["effect"], policy, rule, policy_name, r["name"], reason, r["reason"] is not None,
-                         r["log"], r["log_context"], r["alert"], self._version)
+        reason = r["reason"] if r["reason"] is not None else _generated_reason(r["effect"], policy, rule, policy_name, r["name"])
+        o = _outcome(r["effect"], policy, rule, policy_name, r["name"], reason, r["reason"] is not None,
+                     r["log"], r["log_context"], r["alert"], self._version)
         self._outcomes[policy][rule] = o
         return o
 
@@ -809,8 +811,9 @@ class Warden:
 
         def observed_check_request(request: Mapping[str, Any] | str | bytes) -> Decision:
             state = self._audit_state
-            d = check_request(request)
+            # JSON text is read once: check_request is handed the object it holds (the same decision).
             r, _ = self._request_form(request)
+            d = check_request(r if isinstance(r, dict) else request)
             r = r if isinstance(r, dict) else {}
             self._observed(d, r.get("action"), r.get("resource"), r.get("context"), r.get("agent"), r.get("time"), state)
             return d
